@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 language mode (strict concurrency is the default there)
+/// plus the upcoming features that keep imports and existentials explicit.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "poolwatch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "poolwatch", targets: ["poolwatch"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libpq, found through pkg-config (apt: libpq-dev).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // libcurl with typed wrappers around the variadic curl_easy_setopt (apt: libcurl4-openssl-dev).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // zlib, for gzip of the exposition (apt: zlib1g-dev).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Pure logic, no I/O: config model and validation, snapshot, exposition encoder, collectors' mappings.
+        .target(
+            name: "PoolWatchCore",
+            dependencies: ["CZlib", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // libpq connection, blocking executor, collector queries and the per-target collection loop.
+        .target(
+            name: "PoolWatchPostgres",
+            dependencies: [
+                "CLibPQ",
+                "PoolWatchCore",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // libcurl HTTP client (used by alert delivery).
+        .target(
+            name: "PoolWatchCurl",
+            dependencies: ["CCurl", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP routes: /, /metrics, /healthz, /readyz.
+        .target(
+            name: "PoolWatchHTTP",
+            dependencies: [
+                "PoolWatchCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "poolwatch",
+            dependencies: [
+                "PoolWatchCore",
+                "PoolWatchPostgres",
+                "PoolWatchHTTP",
+                "PoolWatchCurl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PoolWatchCoreTests",
+            dependencies: ["PoolWatchCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PoolWatchIntegrationTests",
+            dependencies: ["PoolWatchCore", "PoolWatchPostgres", "PoolWatchCurl"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

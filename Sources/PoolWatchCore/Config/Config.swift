@@ -1,0 +1,121 @@
+/// The validated, immutable configuration of one poolwatch process.
+public struct PoolwatchConfig: Sendable {
+    public var listen: ListenAddress
+    public var logFormat: LogFormat
+    public var logLevel: LogLevel
+    public var targets: [TargetConfig]
+
+    public static let defaultPort = 9646
+
+    public init(listen: ListenAddress, logFormat: LogFormat, logLevel: LogLevel, targets: [TargetConfig]) {
+        self.listen = listen
+        self.logFormat = logFormat
+        self.logLevel = logLevel
+        self.targets = targets
+    }
+}
+
+/// Where the HTTP server listens. `:9646` means every interface.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `:port` or `[v6]:port`.
+    public static func parse(_ text: String) -> ListenAddress? {
+        var hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portPart), (0...65535).contains(port) else { return nil }
+        if hostPart.isEmpty { hostPart = "0.0.0.0" }
+        return ListenAddress(host: String(hostPart), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case logfmt
+    case json
+}
+
+public enum LogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// What a target is.
+public enum TargetKind: String, Sendable, CaseIterable {
+    case postgres
+    case pgbouncer
+    case pgpool
+    case httpJSON = "http_json"
+}
+
+/// One thing poolwatch attaches to, with its own connection, interval and timeouts.
+public struct TargetConfig: Sendable {
+    public var name: String
+    public var kind: TargetKind
+    /// libpq conninfo or URI; may hold a password, so it is a `Secret`. Empty means libpq defaults
+    /// (PGHOST, PGPORT, PGUSER, PGDATABASE, ~/.pgpass).
+    public var dsn: Secret
+    /// Seconds between collection rounds.
+    public var interval: Double
+    /// libpq `connect_timeout`, seconds.
+    public var connectTimeout: Double
+    /// Server-side `statement_timeout` for the session (PostgreSQL only), seconds.
+    public var statementTimeout: Double
+    /// Server-side `lock_timeout` for the session (PostgreSQL only), seconds.
+    public var lockTimeout: Double
+    /// Client-side deadline for a whole collection round, seconds; the running query is cancelled then.
+    public var collectionTimeout: Double
+    public var activity: ActivityOptions
+    public var statements: StatementOptions
+
+    public init(
+        name: String, kind: TargetKind, dsn: Secret = Secret(""), interval: Double = 15, connectTimeout: Double = 5,
+        statementTimeout: Double = 5, lockTimeout: Double = 1, collectionTimeout: Double = 10,
+        activity: ActivityOptions = .init(), statements: StatementOptions = .init()
+    ) {
+        self.name = name
+        self.kind = kind
+        self.dsn = dsn
+        self.interval = interval
+        self.connectTimeout = connectTimeout
+        self.statementTimeout = statementTimeout
+        self.lockTimeout = lockTimeout
+        self.collectionTimeout = collectionTimeout
+        self.activity = activity
+        self.statements = statements
+    }
+
+    /// The DSN with its password replaced, for logs and the landing page.
+    public var redactedDSN: String { dsn.isEmpty ? "(libpq defaults)" : ConnInfo.redacted(dsn.revealed) }
+}
+
+public struct ActivityOptions: Sendable, Equatable {
+    /// How many application_name values keep their own label; the rest become `other`.
+    public var topApplications: Int = 10
+    public init(topApplications: Int = 10) { self.topApplications = topApplications }
+}
+
+public struct StatementOptions: Sendable, Equatable {
+    public var enabled = true
+    public var limit = 100
+    /// Mean execution time above which a statement counts as slow, seconds.
+    public var slowThreshold = 0.5
+    public var includeQuery = false
+    public var queryLength = 120
+    public init() {}
+}

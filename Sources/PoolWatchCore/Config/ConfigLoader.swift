@@ -1,0 +1,217 @@
+import Yams
+
+/// Turns YAML text, environment variables and flags into a validated `PoolwatchConfig`.
+///
+/// All mistakes are collected and reported together, each with its key path. Unknown keys are errors,
+/// because a typo such as `intervall` would otherwise be silently ignored. File and environment access
+/// is injected so that the loader stays pure and testable.
+public struct ConfigLoader: Sendable {
+    public var environment: [String: String]
+    public var readFile: @Sendable (String) throws -> String
+
+    public init(environment: [String: String], readFile: @escaping @Sendable (String) throws -> String) {
+        self.environment = environment
+        self.readFile = readFile
+    }
+
+    /// Overrides given on the command line; they win over the environment and the file.
+    public struct Overrides: Sendable {
+        public var listen: String?
+        public var logFormat: String?
+        public var logLevel: String?
+        public init(listen: String? = nil, logFormat: String? = nil, logLevel: String? = nil) {
+            self.listen = listen
+            self.logFormat = logFormat
+            self.logLevel = logLevel
+        }
+    }
+
+    /// Environment variables that override top-level keys.
+    public static let environmentKeys = [
+        "POOLWATCH_LISTEN_ADDRESS": "listen_address",
+        "POOLWATCH_LOG_FORMAT": "log_format",
+        "POOLWATCH_LOG_LEVEL": "log_level",
+    ]
+
+    static let topKeys = ["listen_address", "log_format", "log_level", "targets"]
+    static let targetKeys = [
+        "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
+        "lock_timeout", "collection_timeout", "activity", "statements",
+    ]
+
+    /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
+    public func load(yaml: String?, overrides: Overrides = .init()) throws(ConfigErrors) -> PoolwatchConfig {
+        var reader = NodeReader()
+        var root: Node?
+        if let yaml {
+            do {
+                root = try Yams.compose(yaml: yaml)
+            } catch {
+                throw ConfigErrors([ConfigError("", "the file is not valid YAML: \(Self.describeYAMLError(error))")])
+            }
+        }
+        var top: [String: Node] = [:]
+        if let root {
+            top = reader.mapping(root, path: "", allowed: Self.topKeys) ?? [:]
+        }
+
+        func setting(_ key: String, flag: String?) -> (value: String, path: String)? {
+            if let flag { return (flag, "--\(key.replacingUnderscores())") }
+            if let (variable, _) = Self.environmentKeys.first(where: { $0.value == key }), let value = environment[variable] {
+                return (value, "$\(variable)")
+            }
+            if let node = top[key] { return reader.scalar(node, path: key).map { ($0, key) } }
+            return nil
+        }
+
+        var listen = ListenAddress(host: "0.0.0.0", port: PoolwatchConfig.defaultPort)
+        if let (text, path) = setting("listen_address", flag: overrides.listen) {
+            if let parsed = ListenAddress.parse(text) { listen = parsed } else {
+                reader.fail(path, "\"\(text)\" is not a listen address (use host:port or :port, e.g. :\(PoolwatchConfig.defaultPort))")
+            }
+        }
+        var logFormat = LogFormat.logfmt
+        if let (text, path) = setting("log_format", flag: overrides.logFormat) {
+            logFormat = reader.oneOf(text, path: path, LogFormat.self) ?? logFormat
+        }
+        var logLevel = LogLevel.info
+        if let (text, path) = setting("log_level", flag: overrides.logLevel) {
+            logLevel = reader.oneOf(text, path: path, LogLevel.self) ?? logLevel
+        }
+
+        var targets: [TargetConfig] = []
+        if let targetsNode = top["targets"] {
+            let items = reader.sequence(targetsNode, path: "targets") ?? []
+            if items.isEmpty, reader.errors.isEmpty { reader.fail("targets", "is empty: list at least one target") }
+            var seen: [String: Int] = [:]
+            for (index, item) in items.enumerated() {
+                let path = "targets[\(index)]"
+                guard let target = parseTarget(item, path: path, reader: &reader) else { continue }
+                if let first = seen[target.name] {
+                    reader.fail("\(path).name", "duplicate target name \"\(target.name)\" (also used by targets[\(first)])")
+                } else {
+                    seen[target.name] = index
+                }
+                targets.append(target)
+            }
+        } else {
+            targets = [TargetConfig(name: "postgres", kind: .postgres)]
+        }
+        if !reader.errors.isEmpty { throw ConfigErrors(reader.errors) }
+        return PoolwatchConfig(listen: listen, logFormat: logFormat, logLevel: logLevel, targets: targets)
+    }
+
+    private func parseTarget(_ node: Node, path: String, reader: inout NodeReader) -> TargetConfig? {
+        guard let fields = reader.mapping(node, path: path, allowed: Self.targetKeys) else { return nil }
+        let errorsBefore = reader.errors.count
+        guard let nameNode = fields["name"] else {
+            reader.fail("\(path).name", "is required")
+            return nil
+        }
+        let name = reader.scalar(nameNode, path: "\(path).name") ?? ""
+        if !name.isEmpty, !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) {
+            reader.fail("\(path).name", "\"\(name)\" may use only letters, digits, '-', '_' and '.'")
+        } else if name.isEmpty, reader.errors.count == errorsBefore {
+            reader.fail("\(path).name", "must not be empty")
+        }
+        var kind = TargetKind.postgres
+        if let kindNode = fields["kind"], let text = reader.scalar(kindNode, path: "\(path).kind") {
+            kind = reader.oneOf(text, path: "\(path).kind", TargetKind.self) ?? kind
+        } else if fields["kind"] == nil {
+            reader.fail("\(path).kind", "is required (one of: \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var target = TargetConfig(name: name, kind: kind)
+        target.dsn = parseDSN(fields, path: path, reader: &reader)
+
+        func duration(_ key: String, _ keyPath: WritableKeyPath<TargetConfig, Double>, minimum: Double) {
+            guard let node = fields[key], let text = reader.scalar(node, path: "\(path).\(key)") else { return }
+            guard let seconds = DurationParser.seconds(text) else {
+                reader.fail("\(path).\(key)", "\"\(text)\" is not a duration (use 15s, 1m)")
+                return
+            }
+            guard seconds >= minimum else {
+                reader.fail("\(path).\(key)", "\"\(text)\" is too short (at least \(DurationParser.format(minimum)))")
+                return
+            }
+            target[keyPath: keyPath] = seconds
+        }
+        duration("interval", \.interval, minimum: 1)
+        duration("connect_timeout", \.connectTimeout, minimum: 1)
+        duration("statement_timeout", \.statementTimeout, minimum: 0.001)
+        duration("lock_timeout", \.lockTimeout, minimum: 0.001)
+        duration("collection_timeout", \.collectionTimeout, minimum: 0.1)
+        if fields["collection_timeout"] == nil { target.collectionTimeout = min(target.collectionTimeout, target.interval) }
+        if target.collectionTimeout > target.interval {
+            reader.fail("\(path).collection_timeout",
+                        "\(DurationParser.format(target.collectionTimeout)) is longer than the interval (\(DurationParser.format(target.interval)))")
+        }
+        if kind != .postgres {
+            for key in ["statement_timeout", "lock_timeout", "activity", "statements"] where fields[key] != nil {
+                reader.fail("\(path).\(key)", "applies only to kind postgres, not \(kind.rawValue)")
+            }
+        }
+        if let node = fields["activity"], let activity = reader.mapping(node, path: "\(path).activity", allowed: ["top_applications"]) {
+            if let n = activity["top_applications"] {
+                target.activity.topApplications = reader.integer(n, path: "\(path).activity.top_applications", range: 0...1000)
+                    ?? target.activity.topApplications
+            }
+        }
+        if let node = fields["statements"],
+           let options = reader.mapping(node, path: "\(path).statements",
+                                        allowed: ["enabled", "limit", "slow_threshold", "include_query", "query_length"]) {
+            let p = "\(path).statements"
+            if let n = options["enabled"] { target.statements.enabled = reader.bool(n, path: "\(p).enabled") ?? true }
+            if let n = options["limit"] { target.statements.limit = reader.integer(n, path: "\(p).limit", range: 1...10000) ?? 100 }
+            if let n = options["include_query"] { target.statements.includeQuery = reader.bool(n, path: "\(p).include_query") ?? false }
+            if let n = options["query_length"] {
+                target.statements.queryLength = reader.integer(n, path: "\(p).query_length", range: 8...4096) ?? 120
+            }
+            if let n = options["slow_threshold"], let text = reader.scalar(n, path: "\(p).slow_threshold") {
+                if let seconds = DurationParser.seconds(text), seconds > 0 { target.statements.slowThreshold = seconds } else {
+                    reader.fail("\(p).slow_threshold", "\"\(text)\" is not a positive duration (use 500ms, 2s)")
+                }
+            }
+        }
+        return target
+    }
+
+    /// Exactly one of `dsn`, `dsn_file`, `dsn_env` (or none: libpq defaults). The value is never
+    /// quoted in an error, since it may hold a password.
+    private func parseDSN(_ fields: [String: Node], path: String, reader: inout NodeReader) -> Secret {
+        let given = ["dsn", "dsn_file", "dsn_env"].filter { fields[$0] != nil }
+        if given.count > 1 {
+            reader.fail("\(path).\(given[1])", "conflicts with \(path).\(given[0]): give only one of dsn, dsn_file, dsn_env")
+            return Secret("")
+        }
+        if let node = fields["dsn"] {
+            return Secret(reader.scalar(node, path: "\(path).dsn", quoteValue: false) ?? "")
+        }
+        if let node = fields["dsn_file"], let file = reader.scalar(node, path: "\(path).dsn_file") {
+            do {
+                return Secret(try readFile(file).trimmingSpaces())
+            } catch {
+                reader.fail("\(path).dsn_file", "cannot read \"\(file)\": \(error)")
+            }
+        }
+        if let node = fields["dsn_env"], let variable = reader.scalar(node, path: "\(path).dsn_env") {
+            if let value = environment[variable] { return Secret(value) }
+            reader.fail("\(path).dsn_env", "environment variable \(variable) is not set")
+        }
+        return Secret("")
+    }
+
+    static func describeYAMLError(_ error: any Error) -> String {
+        if let yaml = error as? YamlError {
+            switch yaml {
+            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _):
+                return "\(problem)\(context.map { " \($0.text)" } ?? "") at line \(mark.line), column \(mark.column)"
+            default: return "\(yaml)"
+            }
+        }
+        return "\(error)"
+    }
+}
+
+extension String {
+    func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
+}

@@ -1,0 +1,163 @@
+import Synchronization
+
+/// Holds the latest snapshot of every target and the exposition encoded from them.
+///
+/// Collection publishes; scrapes read. Publishing encodes the whole exposition once (plain and gzip
+/// prefix), so a scrape only copies cached bytes and appends a tiny tail with the values that change
+/// per scrape. A scrape never touches a database, so any number of Prometheus replicas cost the
+/// database nothing extra.
+public final class SnapshotStore: Sendable {
+    /// Version and build facts for `poolwatch_build_info`.
+    public struct BuildInfo: Sendable {
+        public var version: String
+        public var swiftVersion: String
+        public init(version: String, swiftVersion: String) {
+            self.version = version
+            self.swiftVersion = swiftVersion
+        }
+    }
+
+    /// What `/metrics` serves between two publishes.
+    struct Encoded: Sendable {
+        var generation: Int
+        var plain: [UInt8]
+        var gzip: GzipPrefix
+        var seriesCount: Int
+        var duplicatesDropped: Int
+    }
+
+    struct State: Sendable {
+        var generation = 0
+        var targets: [String: TargetSnapshot] = [:]
+        /// Families published by other parts of poolwatch (alerting, notifier), by source name.
+        var extras: [String: [MetricFamily]] = [:]
+        var encoded: Encoded
+        var scrapes: Int = 0
+    }
+
+    public let configured: [(name: String, kind: TargetKind)]
+    let buildInfo: BuildInfo
+    let state: Mutex<State>
+    let clock: @Sendable () -> Double
+
+    public init(targets: [(name: String, kind: TargetKind)], buildInfo: BuildInfo, clock: @escaping @Sendable () -> Double) {
+        self.configured = targets
+        self.buildInfo = buildInfo
+        self.clock = clock
+        let initial = Self.encode(targets: [:], extras: [:], configured: targets, buildInfo: buildInfo, generation: 0)
+        self.state = Mutex(State(encoded: initial))
+    }
+
+    /// Replaces a target's snapshot and re-encodes the exposition.
+    public func publish(_ snapshot: TargetSnapshot) {
+        let (generation, targets, extras) = state.withLock { state in
+            state.generation += 1
+            state.targets[snapshot.target] = snapshot
+            return (state.generation, state.targets, state.extras)
+        }
+        reencode(generation: generation, targets: targets, extras: extras)
+    }
+
+    /// Replaces the families another component contributes (e.g. `"alerts"`), and re-encodes.
+    public func publishExtra(_ source: String, families: [MetricFamily]) {
+        let (generation, targets, extras) = state.withLock { state in
+            state.generation += 1
+            state.extras[source] = families
+            return (state.generation, state.targets, state.extras)
+        }
+        reencode(generation: generation, targets: targets, extras: extras)
+    }
+
+    private func reencode(generation: Int, targets: [String: TargetSnapshot], extras: [String: [MetricFamily]]) {
+        // Encode outside the lock; a slower encoder of an older generation never overwrites a newer one.
+        let encoded = Self.encode(targets: targets, extras: extras, configured: configured, buildInfo: buildInfo, generation: generation)
+        state.withLock { state in
+            if encoded.generation > state.encoded.generation { state.encoded = encoded }
+        }
+    }
+
+    /// The latest snapshot of every target that has published.
+    public var snapshots: [TargetSnapshot] {
+        state.withLock { state in configured.compactMap { state.targets[$0.name] } }
+    }
+
+    /// One scrape's body: the cached exposition plus the per-scrape tail.
+    public func scrape(gzip: Bool) -> [UInt8] {
+        let now = clock()
+        let (encoded, scrapes, timestamps) = state.withLock { state in
+            state.scrapes += 1
+            return (state.encoded, state.scrapes, state.targets.mapValues(\.timestamp))
+        }
+        let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded)
+        return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
+    }
+
+    /// Ready once every target has had one collection attempt and at least one target is up.
+    public func readiness() -> (ready: Bool, reason: String) {
+        let targets = state.withLock { $0.targets }
+        let pending = configured.filter { targets[$0.name] == nil }.map(\.name)
+        if !pending.isEmpty { return (false, "waiting for a first collection of: \(pending.joined(separator: ", "))") }
+        if targets.values.contains(where: \.up) { return (true, "ok") }
+        let reasons = configured.map { "\($0.name): \(targets[$0.name]?.error ?? "down")" }
+        return (false, "no target is up (\(reasons.joined(separator: "; ")))")
+    }
+
+    static func tail(scrapes: Int, now: Double, timestamps: [String: Double], encoded: Encoded) -> [UInt8] {
+        var families = [
+            MetricFamily("poolwatch_scrapes_total", help: "Scrapes of /metrics served.", type: .counter, value: Double(scrapes)),
+            MetricFamily("poolwatch_exposition_series", help: "Series in the cached exposition (before this tail).",
+                         value: Double(encoded.seriesCount)),
+            MetricFamily("poolwatch_exposition_duplicates_dropped", help: "Duplicate series dropped while encoding the cached exposition.",
+                         value: Double(encoded.duplicatesDropped)),
+        ]
+        families.append(MetricFamily(
+            "poolwatch_snapshot_age_seconds", help: "Seconds since the target's last collection round finished.",
+            samples: timestamps.sorted { $0.key < $1.key }.map { Sample([Label("target", $0.key)], max(0, now - $0.value)) }))
+        return TextEncoder().encode(families).bytes
+    }
+
+    static func encode(
+        targets: [String: TargetSnapshot], extras: [String: [MetricFamily]], configured: [(name: String, kind: TargetKind)],
+        buildInfo: BuildInfo, generation: Int
+    ) -> Encoded {
+        var families: [MetricFamily] = []
+        for (name, _) in configured {
+            if let snapshot = targets[name] { families.append(contentsOf: snapshot.families) }
+        }
+        for source in extras.keys.sorted() { families.append(contentsOf: extras[source]!) }
+        families.append(contentsOf: selfFamilies(targets: targets, configured: configured, buildInfo: buildInfo))
+        let output = TextEncoder().encode(families.mergedByName())
+        return Encoded(generation: generation, plain: output.bytes, gzip: GzipPrefix(body: output.bytes),
+                       seriesCount: output.seriesCount, duplicatesDropped: output.duplicatesDropped)
+    }
+
+    static func selfFamilies(
+        targets: [String: TargetSnapshot], configured: [(name: String, kind: TargetKind)], buildInfo: BuildInfo
+    ) -> [MetricFamily] {
+        var up = MetricFamily("poolwatch_target_up", help: "1 if the target's last collection round connected and ran.")
+        var duration = MetricFamily("poolwatch_collector_duration_seconds", help: "Seconds the collector took in the last round.")
+        var success = MetricFamily("poolwatch_collector_success", help: "1 if the collector succeeded in the last round.")
+        var last = MetricFamily("poolwatch_last_collection_timestamp_seconds", help: "When the target's last round finished.")
+        var round = MetricFamily("poolwatch_collection_duration_seconds", help: "Seconds the target's last whole round took.")
+        for (name, kind) in configured {
+            guard let snapshot = targets[name] else { continue }
+            let target = Label("target", name)
+            up.samples.append(Sample([target, Label("kind", kind.rawValue)], snapshot.up ? 1 : 0))
+            last.samples.append(Sample([target], snapshot.timestamp))
+            round.samples.append(Sample([target], snapshot.duration))
+            for outcome in snapshot.collectors {
+                duration.samples.append(Sample([target, Label("collector", outcome.name)], outcome.duration))
+                success.samples.append(Sample([target, Label("collector", outcome.name)], outcome.success ? 1 : 0))
+            }
+        }
+        let info = MetricFamily(
+            "poolwatch_build_info", help: "poolwatch build information (value is always 1).",
+            samples: [Sample([Label("version", buildInfo.version), Label("swift_version", buildInfo.swiftVersion)], 1)])
+        let configuredTargets = MetricFamily(
+            "poolwatch_targets", help: "Targets configured, by kind.",
+            samples: TargetKind.allCases.map { kind in
+                Sample([Label("kind", kind.rawValue)], Double(configured.filter { $0.kind == kind }.count))
+            })
+        return [info, configuredTargets, up, duration, success, last, round]
+    }
+}

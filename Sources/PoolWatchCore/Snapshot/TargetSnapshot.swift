@@ -1,0 +1,48 @@
+/// How one collector did in one round.
+public struct CollectorOutcome: Sendable, Equatable {
+    public var name: String
+    public var success: Bool
+    /// Seconds the collector's statements took.
+    public var duration: Double
+    /// A person-readable error, already free of secrets.
+    public var error: String?
+
+    public init(name: String, success: Bool, duration: Double, error: String? = nil) {
+        self.name = name
+        self.success = success
+        self.duration = duration
+        self.error = error
+    }
+}
+
+/// The immutable result of one collection round of one target.
+///
+/// Families already carry the `target` label. A failed round still produces a snapshot: `up` is
+/// false and the families hold only what the target kind reports when down (e.g. `pg_up 0`).
+public struct TargetSnapshot: Sendable {
+    public var target: String
+    public var kind: TargetKind
+    public var up: Bool
+    public var families: [MetricFamily]
+    public var collectors: [CollectorOutcome]
+    /// Seconds since the epoch when the round finished.
+    public var timestamp: Double
+    /// Seconds the whole round took.
+    public var duration: Double
+    /// Why the target is down, if it is; free of secrets.
+    public var error: String?
+
+    public init(
+        target: String, kind: TargetKind, up: Bool, families: [MetricFamily], collectors: [CollectorOutcome],
+        timestamp: Double, duration: Double, error: String? = nil
+    ) {
+        self.target = target
+        self.kind = kind
+        self.up = up
+        self.families = families
+        self.collectors = collectors
+        self.timestamp = timestamp
+        self.duration = duration
+        self.error = error
+    }
+}

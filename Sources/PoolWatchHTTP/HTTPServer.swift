@@ -1,0 +1,67 @@
+import Hummingbird
+import Logging
+import NIOCore
+import PoolWatchCore
+
+/// The HTTP face of poolwatch: `/metrics`, `/healthz`, `/readyz` and a landing page at `/`.
+///
+/// Handlers only read cached state: `/metrics` copies the bytes encoded at the last collection round
+/// and never touches a database, so a scrape costs microseconds whatever the targets are doing.
+public enum HTTPServer {
+    public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    /// Extra routes contributed by other components (e.g. `/alerts`).
+    public typealias RouteInstaller = @Sendable (Router<BasicRequestContext>) -> Void
+
+    /// Builds the application; it is a swift-service-lifecycle `Service`, run in the service group.
+    public static func makeApplication(
+        listen: ListenAddress, store: SnapshotStore, targets: [TargetConfig], logger: Logger,
+        extraRoutes: [RouteInstaller] = [],
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(options: .autoGenerateHeadEndpoints)
+        router.get("/metrics") { request, _ -> Response in
+            let gzip = acceptsGzip(request.headers[values: .acceptEncoding])
+            let body = store.scrape(gzip: gzip)
+            var headers: HTTPFields = [.contentType: metricsContentType, .vary: "Accept-Encoding"]
+            if gzip { headers[.contentEncoding] = "gzip" }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/healthz") { _, _ -> Response in
+            plain(.ok, "ok\n")
+        }
+        router.get("/readyz") { _, _ -> Response in
+            let (ready, reason) = store.readiness()
+            return plain(ready ? .ok : .serviceUnavailable, reason + "\n")
+        }
+        router.get("/") { _, _ -> Response in
+            let page = LandingPage.render(targets: targets, snapshots: store.snapshots)
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: page)))
+        }
+        for install in extraRoutes { install(router) }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
+            logger: logger)
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// True if the client accepts gzip (and did not refuse it with `q=0`).
+    public static func acceptsGzip(_ values: [String]) -> Bool {
+        for value in values {
+            for part in value.split(separator: ",") {
+                let pieces = part.split(separator: ";").map { String($0.filter { $0 != " " && $0 != "\t" }).lowercased() }
+                guard let coding = pieces.first, coding == "gzip" || coding == "*" else { continue }
+                let quality = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+                if quality > 0 { return true }
+            }
+        }
+        return false
+    }
+}

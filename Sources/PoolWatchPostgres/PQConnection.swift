@@ -1,0 +1,150 @@
+import CLibPQ
+import PoolWatchCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A libpq failure, with a message a person can act on. It never contains the DSN or password:
+/// libpq's own messages name host and port but not credentials.
+public struct PQError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case connect, query, cancelled }
+    public var kind: Kind
+    public var message: String
+    /// The SQLSTATE of a query error (e.g. `42P01` undefined table, `57014` query cancelled).
+    public var sqlState: String?
+
+    public var description: String { message }
+}
+
+/// One libpq connection.
+///
+/// `@unchecked Sendable` is safe here because every use of the `PGconn *` goes through `connLock`
+/// (libpq forbids concurrent use of one connection), and `cancel()` only touches the separate
+/// `PGcancel *`, which libpq documents as safe to use from another thread while a query runs.
+/// All methods block: call them on the blocking thread pool, never on the cooperative pool.
+public final class PQConnection: @unchecked Sendable {
+    /// A raw libpq pointer. `@unchecked Sendable` because it is only ever dereferenced under the
+    /// mutex that holds it.
+    struct Handle: @unchecked Sendable {
+        var pointer: OpaquePointer?
+    }
+
+    private let connLock: Mutex<Handle>
+    private let cancelLock: Mutex<Handle>
+
+    private init(conn: OpaquePointer) {
+        connLock = Mutex(Handle(pointer: conn))
+        cancelLock = Mutex(Handle(pointer: PQgetCancel(conn)))
+    }
+
+    deinit {
+        cancelLock.withLock { cancel in
+            if let handle = cancel.pointer { PQfreeCancel(handle) }
+            cancel.pointer = nil
+        }
+        connLock.withLock { conn in
+            if let handle = conn.pointer { PQfinish(handle) }
+            conn.pointer = nil
+        }
+    }
+
+    /// Connects with `PQconnectdbParams(expand_dbname=1)`. Parameters later in the list override
+    /// those expanded from the DSN earlier in the list, which is how poolwatch enforces its timeouts.
+    public static func connect(parameters: [(String, String)]) throws(PQError) -> PQConnection {
+        let conn: OpaquePointer? = withCStrings(parameters.map(\.0)) { keywords in
+            withCStrings(parameters.map(\.1)) { values in
+                PQconnectdbParams(keywords, values, 1)
+            }
+        }
+        guard let conn else { throw PQError(kind: .connect, message: "out of memory creating a libpq connection") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines()
+            PQfinish(conn)
+            throw PQError(kind: .connect, message: message.isEmpty ? "connection failed" : message)
+        }
+        return PQConnection(conn: conn)
+    }
+
+    /// True while the connection is usable.
+    public var isOK: Bool {
+        connLock.withLock { conn in conn.pointer.map { PQstatus($0) == CONNECTION_OK } ?? false }
+    }
+
+    /// The server's version number as libpq saw it at connect time (0 for PgBouncer's console).
+    public var serverVersion: Int {
+        connLock.withLock { conn in conn.pointer.map { Int(PQserverVersion($0)) } ?? 0 }
+    }
+
+    /// Runs one statement with the simple query protocol (`PQexec`), the only protocol PgBouncer's
+    /// and Pgpool-II's admin consoles accept, and returns all rows as text.
+    public func exec(_ sql: String) throws(PQError) -> QueryResult {
+        let outcome: Result<QueryResult, PQError> = connLock.withLock { handle in
+            guard let conn = handle.pointer else { return .failure(PQError(kind: .query, message: "connection is closed")) }
+            guard let result = PQexec(conn, sql) else {
+                return .failure(PQError(kind: .query, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines()))
+            }
+            defer { PQclear(result) }
+            let status = PQresultStatus(result)
+            guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+                let message = String(cString: PQresultErrorMessage(result)).trimmingTrailingNewlines()
+                let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+                let kind: PQError.Kind = state == "57014" ? .cancelled : .query
+                return .failure(PQError(kind: kind, message: message.isEmpty ? "query failed" : message, sqlState: state))
+            }
+            return .success(Self.read(result))
+        }
+        return try outcome.get()
+    }
+
+    /// Asks the server to cancel the running statement. Safe from any thread; a no-op when idle.
+    public func cancel() {
+        cancelLock.withLock { handle in
+            guard let cancel = handle.pointer else { return }
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(cancel, &buffer, Int32(buffer.count))
+        }
+    }
+
+    private static func read(_ result: OpaquePointer) -> QueryResult {
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var cells: [String?] = []
+            cells.reserveCapacity(columnCount)
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    cells.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+                    let pointer = PQgetvalue(result, Int32(row), Int32(column))!
+                    // Decoding replaces invalid UTF-8 (a hostile application_name, a LATIN1 user name)
+                    // with U+FFFD, so nothing invalid can reach the exposition.
+                    let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
+                    cells.append(String(decoding: bytes, as: UTF8.self))
+                }
+            }
+            rows.append(cells)
+        }
+        return QueryResult(columns: columns, rows: rows)
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that live for the duration of the call.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicates = strings.map { strdup($0) }
+    defer { duplicates.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = duplicates.map { $0.map { UnsafePointer($0) } } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var text = Substring(self)
+        while let last = text.last, last.isNewline || last == " " { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,50 @@
+import PoolWatchCore
+
+/// What differs between the libpq-speaking target kinds: how to connect, what to run, what "up" is called.
+public struct TargetPlan: Sendable {
+    /// The family that says whether the target answers (`pg_up`, `pgbouncer_up`, `pgpool2_up`).
+    public var upMetric: String
+    public var upHelp: String
+    /// Extra libpq parameters placed *after* the DSN, so they override it.
+    public var enforcedParameters: [(String, String)]
+    public var collectors: [any SQLCollector]
+    /// Builds families that need the results of several collectors (e.g. the normalized pool model);
+    /// called once per successful round with everything collected.
+    public var combine: @Sendable ([MetricFamily]) -> [MetricFamily]
+
+    public init(
+        upMetric: String, upHelp: String, enforcedParameters: [(String, String)], collectors: [any SQLCollector],
+        combine: @escaping @Sendable ([MetricFamily]) -> [MetricFamily] = { _ in [] }
+    ) {
+        self.upMetric = upMetric
+        self.upHelp = upHelp
+        self.enforcedParameters = enforcedParameters
+        self.collectors = collectors
+        self.combine = combine
+    }
+
+    /// The plan for `kind: postgres`: server-side timeouts on the session, and the PostgreSQL collectors.
+    public static func postgres(_ target: TargetConfig) -> TargetPlan {
+        let options = "-c statement_timeout=\(Int(target.statementTimeout * 1000)) -c lock_timeout=\(Int(target.lockTimeout * 1000))"
+        var collectors: [any SQLCollector] = [
+            ServerInfoCollector(),
+            SettingsCollector(),
+            ActivityCollector(topApplications: target.activity.topApplications),
+            DatabaseCollector(),
+        ]
+        if target.statements.enabled {
+            collectors.append(StatementsCollector(
+                limit: target.statements.limit, slowThreshold: target.statements.slowThreshold,
+                includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength))
+        }
+        return TargetPlan(
+            upMetric: "pg_up", upHelp: "1 if poolwatch could connect to PostgreSQL and run its queries in the last round.",
+            enforcedParameters: [
+                ("application_name", "poolwatch"),
+                ("connect_timeout", "\(max(1, Int(target.connectTimeout.rounded(.up))))"),
+                ("client_encoding", "UTF8"),
+                ("options", options),
+            ],
+            collectors: collectors)
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import PoolWatchCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options shared by the commands that read a configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file (also $POOLWATCH_CONFIG). Without one, watch the local PostgreSQL.")
+    var config: String?
+
+    @Option(name: .long, help: "Listen address, host:port or :port (also $POOLWATCH_LISTEN_ADDRESS). Default :9646.")
+    var listenAddress: String?
+
+    @Option(name: .long, help: "Log format: logfmt or json (also $POOLWATCH_LOG_FORMAT).")
+    var logFormat: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (also $POOLWATCH_LOG_LEVEL).")
+    var logLevel: String?
+
+    /// Loads and validates the configuration, or throws every mistake found.
+    func load(path explicitPath: String? = nil) throws -> (config: PoolwatchConfig, path: String?) {
+        let environment = ProcessEnvironment.current
+        let path = explicitPath ?? config ?? environment["POOLWATCH_CONFIG"]
+        let loader = ConfigLoader(environment: environment, readFile: { try FileReader.read($0) })
+        var yaml: String? = nil
+        if let path {
+            do {
+                yaml = try FileReader.read(path)
+            } catch {
+                throw ConfigErrors([ConfigError("", "cannot read configuration file \"\(path)\": \(error)")])
+            }
+        }
+        let overrides = ConfigLoader.Overrides(listen: listenAddress, logFormat: logFormat, logLevel: logLevel)
+        return (try loader.load(yaml: yaml, overrides: overrides), path)
+    }
+}
+
+/// The process environment as a dictionary.
+enum ProcessEnvironment {
+    static var current: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
+
+/// Reads small text files (the config, secret files) with plain POSIX calls.
+enum FileReader {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func read(_ path: String) throws -> String {
+        guard let file = fopen(path, "r") else { throw Failure(description: String(cString: strerror(errno))) }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count > 0 { bytes.append(contentsOf: buffer[0..<count]) }
+            if count < buffer.count {
+                if ferror(file) != 0 { throw Failure(description: String(cString: strerror(errno))) }
+                break
+            }
+            if bytes.count > 16 * 1024 * 1024 { throw Failure(description: "file is larger than 16 MiB") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,87 @@
+import Logging
+import PoolWatchCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes straight to file descriptor 2: one `write` per line keeps lines whole between threads.
+func fwriteToStderr(_ bytes: inout [UInt8]) -> Int {
+    bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// One line per event on stderr, as logfmt (`ts=… level=info msg="target up" target=main`) or JSON.
+///
+/// Values are quoted and escaped so that hostile text (an application_name, a server error message)
+/// cannot forge a second log line. Secrets never reach a logger: they live in `Secret` values, which
+/// print `<redacted>`.
+struct StructuredLogHandler: LogHandler {
+    var format: LogFormat
+    var label: String
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("ts", Self.timestamp()), ("level", event.level.rawValue), ("msg", "\(event.message)"),
+        ]
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
+        var line = format == .json ? Self.json(fields) : Self.logfmt(fields)
+        line.append("\n")
+        var bytes = Array(line.utf8)
+        _ = fwriteToStderr(&bytes)
+    }
+
+    static func logfmt(_ fields: [(String, String)]) -> String {
+        fields.map { key, value in
+            let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline || $0 == "\\" }
+            return needsQuotes ? "\(key)=\"\(escape(value))\"" : "\(key)=\(value)"
+        }.joined(separator: " ")
+    }
+
+    static func json(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\"\(escape($0.0))\":\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    static func timestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var time = spec.tv_sec
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func pad(_ value: Int32, _ width: Int = 2) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let millis = pad(Int32(spec.tv_nsec / 1_000_000), 3)
+        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
+            + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(millis)Z"
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Logging
+import PoolWatchCore
+import PoolWatchHTTP
+import PoolWatchPostgres
+import ServiceLifecycle
+import UnixSignals
+
+/// `poolwatch run` (the default): collect every target on its own schedule and serve `/metrics`.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run poolwatch (the default command).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config: PoolwatchConfig
+        let path: String?
+        do {
+            (config, path) = try options.load()
+        } catch let errors as ConfigErrors {
+            printError("poolwatch: invalid configuration:")
+            for error in errors.errors { printError("  \(error)") }
+            throw ExitCode(2)
+        }
+
+        let format = config.logFormat
+        let level = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in StructuredLogHandler(format: format, label: label, logLevel: level) }
+        let logger = Logger(label: "poolwatch")
+        logger.info("starting", metadata: [
+            "version": "\(PoolwatchCommand.version)", "config": "\(path ?? "(none: libpq defaults)")",
+            "targets": "\(config.targets.map { "\($0.name)[\($0.kind.rawValue)]" }.joined(separator: ","))",
+        ])
+
+        let store = SnapshotStore(
+            targets: config.targets.map { ($0.name, $0.kind) },
+            buildInfo: .init(version: PoolwatchCommand.version, swiftVersion: swiftVersion),
+            clock: { WallClock.now() })
+        let executor = BlockingExecutor(threads: config.targets.count + 1)
+        var services: [any Service] = []
+        for target in config.targets {
+            let collector = TargetFactory.collector(for: target, executor: executor)
+            services.append(TargetService(collector: collector, store: store, logger: logger))
+        }
+        let listen = config.listen
+        services.append(HTTPServer.makeApplication(
+            listen: listen, store: store, targets: config.targets, logger: logger,
+            onRunning: { port in logger.info("listening", metadata: ["address": "\(listen.host):\(port)"]) }))
+
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped on error", metadata: ["error": "\(error)"])
+            await executor.shutdown()
+            throw ExitCode(1)
+        }
+        await executor.shutdown()
+        logger.info("stopped")
+    }
+}
+
+#if swift(>=6.3)
+let swiftVersion = "6.3"
+#elseif swift(>=6.2)
+let swiftVersion = "6.2"
+#else
+let swiftVersion = "6.x"
+#endif

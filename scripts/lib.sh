@@ -1,0 +1,136 @@
+# Shared shell functions for scripts/test, scripts/demo and scripts/bench: install what is missing,
+# start PostgreSQL (with pg_stat_statements) and PgBouncer on free loopback ports in a temp dir as the
+# `postgres` user (both refuse to run as root), and stop everything again.
+# Source it; do not run it.
+
+PW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PW_APT_PACKAGES="libpq-dev libcurl4-openssl-dev pkg-config zlib1g-dev postgresql postgresql-contrib pgbouncer pgpool2 prometheus curl python3 ca-certificates"
+
+pw_log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs the Debian packages the project needs, only if something is missing.
+pw_install_deps() {
+    local missing=""
+    for pkg in $PW_APT_PACKAGES "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        if [ "$(id -u)" != 0 ]; then
+            echo "missing packages:$missing (run as root, or install them)" >&2
+            return 1
+        fi
+        pw_log "installing:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # The postgresql package would start a cluster of its own on 5432; we start ours by hand.
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+    # Debian's packages start their own services on install; ours run on other ports, leave theirs alone.
+    if ! command -v swift >/dev/null 2>&1; then
+        echo "swift is not on PATH (expected the Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2
+        return 1
+    fi
+}
+
+pw_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+
+# Runs a command as the postgres user when we are root, else as ourselves.
+pw_as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pw_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Creates PW_TMP, the one directory everything we start lives in.
+pw_make_tmp() {
+    PW_TMP=$(mktemp -d /tmp/poolwatch.XXXXXX)
+    chmod 755 "$PW_TMP"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$PW_TMP"
+    export PW_TMP
+}
+
+# Starts PostgreSQL on a free loopback port with pg_stat_statements; exports PGHOST, PGPORT, PGUSER.
+pw_start_postgres() {
+    local bin; bin=$(pw_pg_bin)
+    PW_PG_PORT=${PW_PG_PORT:-$(pw_free_port)}
+    PW_PGDATA="$PW_TMP/pgdata"
+    pw_as_pg "$bin/initdb" -D "$PW_PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PW_TMP/initdb.log" 2>&1 \
+        || { cat "$PW_TMP/initdb.log" >&2; return 1; }
+    cat >>"$PW_PGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PW_PG_PORT
+unix_socket_directories = '$PW_TMP'
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+track_io_timing = on
+max_connections = ${PW_PG_MAX_CONNECTIONS:-200}
+fsync = off
+logging_collector = off
+CONF
+    pw_as_pg "$bin/pg_ctl" -D "$PW_PGDATA" -l "$PW_TMP/postgres.log" -w -t 60 start >/dev/null \
+        || { cat "$PW_TMP/postgres.log" >&2; return 1; }
+    export PGHOST=127.0.0.1 PGPORT=$PW_PG_PORT PGUSER=postgres PGDATABASE=postgres
+    export PW_PG_PORT PW_PGDATA
+    psql -qAtX -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+    pw_log "PostgreSQL on 127.0.0.1:$PW_PG_PORT (data in $PW_PGDATA)"
+}
+
+pw_stop_postgres() {
+    [ -n "${PW_PGDATA:-}" ] && [ -f "$PW_PGDATA/postmaster.pid" ] \
+        && pw_as_pg "$(pw_pg_bin)/pg_ctl" -D "$PW_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Starts PgBouncer in front of PostgreSQL. Extra pgbouncer.ini [pgbouncer] lines come from $PW_PGB_EXTRA,
+# extra [databases] lines from $PW_PGB_DATABASES.
+pw_start_pgbouncer() {
+    PW_PGB_PORT=${PW_PGB_PORT:-$(pw_free_port)}
+    local dir="$PW_TMP/pgbouncer"
+    mkdir -p "$dir"
+    echo '"postgres" ""' >"$dir/userlist.txt"
+    cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+postgres = host=127.0.0.1 port=$PW_PG_PORT dbname=postgres
+${PW_PGB_DATABASES:-}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PW_PGB_PORT
+unix_socket_dir = $dir
+auth_type = trust
+auth_file = $dir/userlist.txt
+admin_users = postgres
+stats_users = postgres
+pool_mode = ${PW_PGB_POOL_MODE:-transaction}
+default_pool_size = ${PW_PGB_POOL_SIZE:-2}
+max_client_conn = 500
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+${PW_PGB_EXTRA:-}
+INI
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+    pw_as_pg pgbouncer -d "$dir/pgbouncer.ini" || { cat "$dir/pgbouncer.log" >&2; return 1; }
+    for _ in $(seq 50); do
+        psql -h 127.0.0.1 -p "$PW_PGB_PORT" -U postgres -d pgbouncer -qAtX -c "SHOW VERSION" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    export PW_PGB_PORT PW_PGB_DIR="$dir"
+    pw_log "PgBouncer on 127.0.0.1:$PW_PGB_PORT"
+}
+
+pw_stop_pgbouncer() {
+    [ -n "${PW_PGB_DIR:-}" ] && [ -f "$PW_PGB_DIR/pgbouncer.pid" ] && kill "$(cat "$PW_PGB_DIR/pgbouncer.pid")" 2>/dev/null || true
+}
+
+# Stops everything started through these functions and removes PW_TMP.
+pw_cleanup() {
+    local pid
+    for pid in ${PW_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
+    for pid in ${PW_PIDS:-}; do wait "$pid" 2>/dev/null || true; done
+    pw_stop_pgbouncer
+    [ -n "${PW_PGPOOL_PID_FILE:-}" ] && [ -f "$PW_PGPOOL_PID_FILE" ] && kill "$(cat "$PW_PGPOOL_PID_FILE")" 2>/dev/null || true
+    pw_stop_postgres
+    [ -n "${PW_TMP:-}" ] && [ -z "${PW_KEEP_TMP:-}" ] && rm -rf "$PW_TMP"
+    return 0
+}
