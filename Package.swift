@@ -49,6 +49,7 @@ let package = Package(
             dependencies: [
                 "CLibPQ",
                 "PoolWatchCore",
+                "PoolWatchCurl",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolWatchCoreTests",
-            dependencies: ["PoolWatchCore"],
+            dependencies: ["PoolWatchCore", "CZlib"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -16,5 +16,10 @@ static inline CURLcode ccurl_getinfo_long(CURL *h, CURLINFO i, long *out) { retu
 static inline CURLcode ccurl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *out) { return curl_easy_getinfo(h, i, out); }
 static inline long ccurl_global_default(void) { return CURL_GLOBAL_DEFAULT; }
 static inline size_t ccurl_error_size(void) { return CURL_ERROR_SIZE; }
+// The libcurl version actually loaded (not the headers'), e.g. "7.88.1", for the startup log.
+static inline const char *ccurl_version_string(void) { return curl_version_info(CURLVERSION_NOW)->version; }
+// 1 when libcurl resolves names asynchronously (threaded resolver or c-ares). Without it,
+// CURLOPT_NOSIGNAL leaves DNS lookups without a timeout.
+static inline int ccurl_has_async_dns(void) { return (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS) != 0; }
 
 #endif

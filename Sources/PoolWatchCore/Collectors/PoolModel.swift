@@ -1,0 +1,200 @@
+/// The normalized pool model: one set of `poolwatch_pool_*` families for every pool kind, so one
+/// dashboard and one alert set cover PgBouncer and Pgpool-II alike.
+///
+/// A pure function over the families of one successful collection round (wire it as the target plan's
+/// `combine` hook). It reads only families the collectors already produced, so it costs no query.
+/// Every sample carries `kind`, `pool`, `database`, `user` (and `state` where noted); a value that
+/// cannot be derived gives no sample rather than a guessed 0.
+///
+/// ## PgBouncer (`kind="pgbouncer"`, `pool="<database>/<user>"`)
+/// One pool per `SHOW POOLS` row, except the admin console's own `pgbouncer` database.
+/// - `poolwatch_pool_clients{state}`: `active` = cl_active, `waiting` = cl_waiting (the cancel-request
+///   pseudo clients are left out).
+/// - `poolwatch_pool_servers{state}`: `active` = sv_active, `idle` = sv_idle, `used` = sv_used,
+///   `other` = sv_tested + sv_login + sv_active_cancel + sv_being_canceled.
+/// - `poolwatch_pool_size_limit`: the most server connections the pool can open:
+///   `min(pool_size + reserve_pool, max_db_connections if > 0, max_user_connections if > 0)`, where
+///   `pool_size` and `reserve_pool` come from the database's `SHOW DATABASES` row (PgBouncer prints the
+///   effective values there: the database's own setting or the global default), falling back to
+///   `default_pool_size` and `reserve_pool_size` from `SHOW CONFIG` when the row is missing;
+///   `max_db_connections` is the row's `max_connections`, falling back to the global setting;
+///   `max_user_connections` is the global setting (per-user overrides in `[users]` are not visible
+///   without SHOW USERS). The database and user caps are shared by all pools of that database or user,
+///   so the limits of several pools may add up to more than the cap.
+/// - `poolwatch_pool_utilization_ratio` = sv_active / limit: the share of the limit linked to clients.
+///   In transaction pooling a server is linked only for the duration of a transaction, in session
+///   pooling for the client's whole session; in both, idle, used (awaiting a check), tested and logging-in
+///   servers are not "in use". Not clamped (it exceeds 1 when max_db_connections was lowered under
+///   load); no sample when the limit is 0 or unknown.
+/// - `poolwatch_pool_wait_seconds_max` = maxwait + maxwait_us / 1e6 (the longest current wait).
+/// - `poolwatch_pool_saturated` = 1 when clients wait and the pool can neither hand out nor open a
+///   server connection: `cl_waiting > 0 && sv_idle == 0 && sv_active + sv_used + sv_tested + sv_login +
+///   sv_being_canceled >= limit`. PgBouncer counts every server connection of the pool (also those
+///   being tested or logging in) against the pool size before it opens a new one, so all of them are
+///   counted here. The reserve pool is part of the limit: a pool that waits for `reserve_pool_timeout`
+///   before using its reserve is not yet saturated.
+///
+/// ## Pgpool-II (`kind="pgpool"`, `pool="all"`, `database=""`, `user=""`)
+/// Pgpool-II has no per-(database, user) limit: its `num_init_children` child processes are shared by
+/// every database and user, each serving one client for the client's whole session and keeping that
+/// client's backend connection meanwhile. So an instance is one pool:
+/// - clients `active` = servers `active` = children serving a client (the sum of `pgpool2_frontend_used`);
+///   clients queued in the listen backlog are invisible, so there is no `waiting` sample, and no idle
+///   server count (cached backend connections of free children are not listed by SHOW POOL_PROCESSES);
+/// - `size_limit` = `pgpool2_frontend_processes` (the number of children);
+/// - `utilization_ratio` = active / limit;
+/// - `saturated` = 1 when every child serves a client (the next client waits in the backlog);
+/// - no `wait_seconds_max` (Pgpool-II does not report waits).
+/// The session poolwatch uses occupies one child and is counted.
+public enum PoolModel {
+    public static func families(from input: [MetricFamily]) -> [MetricFamily] {
+        let index = FamilyIndex(input)
+        var output = Output()
+        pgbouncerPools(index, into: &output)
+        pgpoolPool(index, into: &output)
+        return output.families
+    }
+
+    // MARK: PgBouncer
+
+    /// The `SHOW POOLS` columns the model reads, by the family each one became.
+    static let poolColumns: [(family: String, column: String)] = [
+        ("pgbouncer_pools_client_active_connections", "cl_active"),
+        ("pgbouncer_pools_client_waiting_connections", "cl_waiting"),
+        ("pgbouncer_pools_server_active_connections", "sv_active"),
+        ("pgbouncer_pools_server_active_cancel_connections", "sv_active_cancel"),
+        ("pgbouncer_pools_server_being_canceled_connections", "sv_being_canceled"),
+        ("pgbouncer_pools_server_idle_connections", "sv_idle"),
+        ("pgbouncer_pools_server_used_connections", "sv_used"),
+        ("pgbouncer_pools_server_testing_connections", "sv_tested"),
+        ("pgbouncer_pools_server_login_connections", "sv_login"),
+        ("pgbouncer_pools_client_maxwait_seconds", "maxwait"),
+    ]
+
+    /// The name of PgBouncer's admin console database, whose pseudo pool is not a real pool.
+    static let adminDatabase = "pgbouncer"
+
+    static func pgbouncerPools(_ index: FamilyIndex, into output: inout Output) {
+        var order: [[String]] = []
+        var pools: [[String]: [String: Double]] = [:]
+        for (family, column) in poolColumns {
+            for sample in index.samples(family) {
+                let key = [sample.label("database") ?? "", sample.label("user") ?? ""]
+                guard key[0] != adminDatabase else { continue }
+                if pools[key] == nil { order.append(key) }
+                pools[key, default: [:]][column] = sample.value
+            }
+        }
+        for key in order {
+            let pool = pools[key]!
+            let labels = [Label("kind", "pgbouncer"), Label("pool", key[0] + "/" + key[1]),
+                          Label("database", key[0]), Label("user", key[1])]
+            output.clients(labels, active: pool["cl_active"], waiting: pool["cl_waiting"])
+            let otherColumns = ["sv_tested", "sv_login", "sv_active_cancel", "sv_being_canceled"]
+            let other = otherColumns.contains { pool[$0] != nil } ? otherColumns.reduce(0) { $0 + (pool[$1] ?? 0) } : nil
+            output.servers(labels, active: pool["sv_active"], idle: pool["sv_idle"], used: pool["sv_used"], other: other)
+            let limit = pgbouncerLimit(database: key[0], index)
+            output.limit(labels, limit)
+            if let limit, limit > 0, let active = pool["sv_active"] {
+                output.utilization(labels, active / limit)
+            }
+            if let wait = pool["maxwait"] { output.waitMax(labels, wait) }
+            if let limit, let waiting = pool["cl_waiting"], let idle = pool["sv_idle"] {
+                let occupied = ["sv_active", "sv_used", "sv_tested", "sv_login", "sv_being_canceled"]
+                    .reduce(0) { $0 + (pool[$1] ?? 0) }
+                output.saturated(labels, waiting > 0 && idle == 0 && occupied >= limit)
+            }
+        }
+    }
+
+    /// The effective server-connection limit of a pool of `database` (formula in the type's doc).
+    static func pgbouncerLimit(database: String, _ index: FamilyIndex) -> Double? {
+        func fromDatabase(_ family: String) -> Double? {
+            index.samples(family).first { $0.label("name") == database }?.value
+        }
+        guard let poolSize = fromDatabase("pgbouncer_databases_pool_size") ?? index.value("pgbouncer_config_default_pool_size")
+        else { return nil }
+        let reserve = fromDatabase("pgbouncer_databases_reserve_pool") ?? index.value("pgbouncer_config_reserve_pool_size") ?? 0
+        var limit = poolSize + reserve
+        let caps = [
+            fromDatabase("pgbouncer_databases_max_connections") ?? index.value("pgbouncer_config_max_db_connections"),
+            index.value("pgbouncer_config_max_user_connections"),
+        ]
+        for case let cap? in caps where cap > 0 { limit = min(limit, cap) }
+        return limit
+    }
+
+    // MARK: Pgpool-II
+
+    static func pgpoolPool(_ index: FamilyIndex, into output: inout Output) {
+        guard let total = index.value("pgpool2_frontend_processes") else { return }
+        let used = index.samples("pgpool2_frontend_used").reduce(0) { $0 + $1.value }
+        let labels = [Label("kind", "pgpool"), Label("pool", "all"), Label("database", ""), Label("user", "")]
+        output.clients(labels, active: used, waiting: nil)
+        output.servers(labels, active: used, idle: nil, used: nil, other: nil)
+        output.limit(labels, total)
+        if total > 0 {
+            output.utilization(labels, used / total)
+            output.saturated(labels, used >= total)
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// Samples by family name.
+    struct FamilyIndex {
+        private var byName: [String: [Sample]] = [:]
+
+        init(_ families: [MetricFamily]) {
+            for family in families { byName[family.name, default: []].append(contentsOf: family.samples) }
+        }
+
+        func samples(_ name: String) -> [Sample] { byName[name] ?? [] }
+
+        /// The value of an unlabelled family (its first sample).
+        func value(_ name: String) -> Double? { byName[name]?.first?.value }
+    }
+
+    /// The model's families, filled pool by pool; families without samples are dropped at the end.
+    struct Output {
+        var clientsFamily = MetricFamily(
+            "poolwatch_pool_clients", help: "Client connections of the pool by state (active, waiting).")
+        var serversFamily = MetricFamily(
+            "poolwatch_pool_servers", help: "Server connections of the pool by state (active, idle, used, other).")
+        var limitFamily = MetricFamily(
+            "poolwatch_pool_size_limit", help: "Most server connections the pool can open (effective limit, see docs).")
+        var utilizationFamily = MetricFamily(
+            "poolwatch_pool_utilization_ratio", help: "Server connections in use divided by the pool's size limit (not clamped).")
+        var waitFamily = MetricFamily(
+            "poolwatch_pool_wait_seconds_max", help: "How long the oldest waiting client of the pool has waited, seconds.")
+        var saturatedFamily = MetricFamily(
+            "poolwatch_pool_saturated", help: "1 when clients wait and the pool can neither hand out nor open a server connection.")
+
+        var families: [MetricFamily] {
+            [clientsFamily, serversFamily, limitFamily, utilizationFamily, waitFamily, saturatedFamily]
+                .filter { !$0.samples.isEmpty }
+        }
+
+        mutating func clients(_ labels: [Label], active: Double?, waiting: Double?) {
+            Self.add(&clientsFamily, labels, state: "active", active)
+            Self.add(&clientsFamily, labels, state: "waiting", waiting)
+        }
+
+        mutating func servers(_ labels: [Label], active: Double?, idle: Double?, used: Double?, other: Double?) {
+            Self.add(&serversFamily, labels, state: "active", active)
+            Self.add(&serversFamily, labels, state: "idle", idle)
+            Self.add(&serversFamily, labels, state: "used", used)
+            Self.add(&serversFamily, labels, state: "other", other)
+        }
+
+        mutating func limit(_ labels: [Label], _ value: Double?) { Self.add(&limitFamily, labels, value) }
+        mutating func utilization(_ labels: [Label], _ value: Double) { Self.add(&utilizationFamily, labels, value) }
+        mutating func waitMax(_ labels: [Label], _ value: Double) { Self.add(&waitFamily, labels, value) }
+        mutating func saturated(_ labels: [Label], _ flag: Bool) { Self.add(&saturatedFamily, labels, flag ? 1 : 0) }
+
+        private static func add(_ family: inout MetricFamily, _ labels: [Label], state: String? = nil, _ value: Double?) {
+            guard let value else { return }
+            family.samples.append(Sample(state.map { labels + [Label("state", $0)] } ?? labels, value))
+        }
+    }
+}

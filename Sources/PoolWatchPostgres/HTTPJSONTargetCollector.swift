@@ -1,0 +1,99 @@
+import PoolWatchCore
+import PoolWatchCurl
+
+/// The per-target thread pool runs curl transfers too, so an `http_json` target counts against the same
+/// budget as a libpq target (one thread each, plus one).
+extension BlockingExecutor: CurlExecutor {}
+
+/// Collects one `kind: http_json` target: GETs the application's pool-stats document each round and maps
+/// it with ``HTTPJSONPoolCollector``.
+///
+/// `poolwatch_app_pool_up` is 1 only when the whole round worked: a 2xx response within
+/// `collection_timeout`, no larger than `max_response_bytes`, that is valid JSON and has every configured
+/// field with the right type. Otherwise it is 0 and the snapshot's error says why, naming the JSON path
+/// when the document is at fault. The URL appears only as its display form (no query, no user info).
+public struct HTTPJSONTargetCollector: TargetCollector {
+    public let target: TargetConfig
+    public let options: HTTPJSONTargetConfig
+    let client: CurlClient
+    let mapper: HTTPJSONPoolCollector
+
+    public static let upMetric = "poolwatch_app_pool_up"
+    static let upHelp = "1 if poolwatch fetched and understood the application's pool-stats document in the last round."
+    /// The collector name in `poolwatch_collector_success{collector=...}`.
+    public static let collectorName = "pool_stats"
+
+    public init(target: TargetConfig, options: HTTPJSONTargetConfig, client: CurlClient) {
+        self.target = target
+        self.options = options
+        self.client = client
+        self.mapper = HTTPJSONPoolCollector(mapping: options.pools)
+    }
+
+    /// - Parameter userAgent: `poolwatch/<version>`.
+    public init(target: TargetConfig, options: HTTPJSONTargetConfig, executor: any CurlExecutor, userAgent: String) {
+        self.init(target: target, options: options, client: CurlClient(userAgent: userAgent, executor: executor))
+    }
+
+    /// The request of one round: the target's timeouts, the configured headers, the body cap.
+    var request: CurlRequest {
+        var headers = [CurlHeader("Accept", "application/json")]
+        headers += options.headers.map { CurlHeader($0.name, $0.value.revealed) }
+        var request = CurlRequest.get(options.url.revealed, displayName: options.displayURL, headers: headers)
+        request.timeout = .milliseconds(Int((target.collectionTimeout * 1000).rounded()))
+        request.connectTimeout = .milliseconds(Int((min(target.connectTimeout, target.collectionTimeout) * 1000).rounded()))
+        request.maxResponseBytes = options.maxResponseBytes
+        return request
+    }
+
+    public func collectRound() async -> TargetSnapshot {
+        let clock = ContinuousClock()
+        let started = clock.now
+        func finish(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?) -> TargetSnapshot {
+            let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: up ? 1 : 0)
+            let all = ([upFamily] + families).map { $0.prefixed(with: [Label("target", target.name)]) }
+            return TargetSnapshot(
+                target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
+                timestamp: WallClock.now(), duration: (clock.now - started).seconds, error: error)
+        }
+        func failed(_ message: String) -> TargetSnapshot {
+            let outcome = CollectorOutcome(name: Self.collectorName, success: false, duration: (clock.now - started).seconds, error: message)
+            return finish(up: false, families: [], collectors: [outcome], error: message)
+        }
+
+        let response: CurlResponse
+        do {
+            response = try await client.execute(request)
+        } catch {
+            // No response at all: like a failed connect, there is no collector outcome to report.
+            var message = error.description
+            if error.code == .responseTooLarge { message += "; raise max_response_bytes if the document really is this large" }
+            if error.code == .timeout {
+                message += error.summary.hasPrefix("could not connect")
+                    ? "; see connect_timeout" : "; raise collection_timeout if the endpoint is only slow"
+            }
+            return finish(up: false, families: [], collectors: [], error: message)
+        }
+
+        guard response.isSuccess else {
+            var message = "\(options.displayURL): HTTP \(response.status)"
+            if (300..<400).contains(response.status) {
+                message += " (redirects are not followed; point url at the final location)"
+            }
+            let excerpt = response.bodyExcerpt(limit: 200)
+            if !excerpt.isEmpty { message += ": \(excerpt)" }
+            return failed(message)
+        }
+
+        let families: [MetricFamily]
+        do {
+            families = try mapper.map(body: response.body)
+        } catch {
+            return failed("\(options.displayURL): \(error.description)")
+        }
+        let outcome = CollectorOutcome(name: Self.collectorName, success: true, duration: (clock.now - started).seconds)
+        return finish(up: true, families: families, collectors: [outcome], error: nil)
+    }
+
+    public func close() {}
+}

@@ -1,0 +1,123 @@
+import Foundation
+import PoolWatchPostgres
+import Testing
+
+/// The real `poolwatch` binary, started with a config file on a free loopback port.
+final class PoolwatchProcess: @unchecked Sendable {
+    // @unchecked: all fields are immutable; `exitStatus` is only touched by the owning test.
+    let pid: pid_t
+    let port: Int
+    let logPath: String
+    let directory: String
+    let configPath: String
+    private var exitStatus: Int32?
+
+    init(configYAML: (Int) -> String, name: String, port fixedPort: Int? = nil, arguments: [String] = []) throws {
+        port = fixedPort ?? freePort()
+        directory = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName(name)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        configPath = directory + "/poolwatch.yml"
+        try configYAML(port).write(toFile: configPath, atomically: true, encoding: .utf8)
+        logPath = directory + "/poolwatch.log"
+        pid = try spawn([IntegrationEnvironment.binary, "--config", configPath] + arguments, output: logPath)
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func get(_ path: String, _ extra: [String] = []) throws -> (status: Int, body: String) {
+        let (_, output) = try run(["curl", "-s", "-m", "5", "-w", "\n%{http_code}"] + extra + [url + path])
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        let status = Int(lines.popLast() ?? "") ?? 0
+        return (status, lines.joined(separator: "\n"))
+    }
+
+    func metrics() -> String {
+        (try? get("/metrics"))?.body ?? ""
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    var isRunning: Bool {
+        guard exitStatus == nil else { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return false
+        }
+        return true
+    }
+
+    /// Sends `signal` and waits; returns the exit status, or nil if it did not stop within `seconds`.
+    func stop(signal: Int32 = SIGTERM, within seconds: Double = 10) -> Int32? {
+        guard isRunning else { return exitStatus }
+        kill(pid, signal)
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning, Date() < deadline { usleep(50_000) }
+        if isRunning {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, nil, 0)
+            return nil
+        }
+        return exitStatus
+    }
+
+    func terminate(within seconds: Double = 10) -> Int32? { stop(signal: SIGTERM, within: seconds) }
+
+    deinit {
+        if isRunning {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, nil, 0)
+        }
+    }
+}
+
+/// A PostgreSQL cluster of the test's own, for tests that stop and start the server.
+final class PrivateCluster: @unchecked Sendable {
+    // @unchecked: immutable after init; start/stop are called from the owning test only.
+    let directory: String
+    let port: Int
+
+    init() throws {
+        directory = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName("cluster")
+        port = freePort()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if getuid() == 0 { try run(["chown", "postgres:postgres", directory]) }
+        let bin = IntegrationEnvironment.pgBin
+        let initdb = try runAsPostgres([bin + "/initdb", "-D", directory + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        guard initdb.status == 0 else { throw ClusterError(message: initdb.output) }
+        let conf = """
+            listen_addresses = '127.0.0.1'
+            port = \(port)
+            unix_socket_directories = '\(directory)'
+            shared_preload_libraries = 'pg_stat_statements'
+            fsync = off
+
+            """
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/data/postgresql.conf"))
+        handle.seekToEndOfFile()
+        handle.write(Data(conf.utf8))
+        try handle.close()
+        try start()
+        try IntegrationEnvironment.connect("host=127.0.0.1 port=\(port) user=postgres dbname=postgres")
+            .exec("CREATE EXTENSION pg_stat_statements")
+    }
+
+    struct ClusterError: Error { var message: String }
+
+    var dsn: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
+
+    func start() throws {
+        let result = try runAsPostgres([IntegrationEnvironment.pgBin + "/pg_ctl", "-D", directory + "/data", "-l",
+                                        directory + "/log", "-w", "start"])
+        guard result.status == 0 else { throw ClusterError(message: result.output) }
+    }
+
+    func stop() {
+        _ = try? runAsPostgres([IntegrationEnvironment.pgBin + "/pg_ctl", "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
