@@ -39,12 +39,41 @@ public struct TargetPlan: Sendable {
         }
         return TargetPlan(
             upMetric: "pg_up", upHelp: "1 if poolwatch could connect to PostgreSQL and run its queries in the last round.",
-            enforcedParameters: [
-                ("application_name", "poolwatch"),
-                ("connect_timeout", "\(max(1, Int(target.connectTimeout.rounded(.up))))"),
-                ("client_encoding", "UTF8"),
-                ("options", options),
-            ],
+            enforcedParameters: commonParameters(target) + [("options", options)],
             collectors: collectors)
+    }
+
+    /// The libpq parameters every kind gets. PgBouncer's console refuses `options` ("unsupported startup
+    /// parameter"), so only PostgreSQL gets server-side timeouts; the others rely on `collection_timeout`
+    /// and `PQcancel`.
+    static func commonParameters(_ target: TargetConfig) -> [(String, String)] {
+        [
+            ("application_name", "poolwatch"),
+            ("connect_timeout", "\(max(1, Int(target.connectTimeout.rounded(.up))))"),
+            ("client_encoding", "UTF8"),
+        ]
+    }
+
+    /// The plan for `kind: pgbouncer`: the admin console (the DSN names `dbname=pgbouncer`).
+    public static func pgbouncer(_ target: TargetConfig) -> TargetPlan {
+        TargetPlan(
+            upMetric: "pgbouncer_up", upHelp: "1 if poolwatch could connect to the PgBouncer admin console in the last round.",
+            enforcedParameters: commonParameters(target),
+            collectors: [
+                PgBouncerVersionCollector(),  // first: its version picks SHOW STATS_TOTALS or SHOW STATS
+                PgBouncerPoolsCollector(), PgBouncerStatsCollector(), PgBouncerDatabasesCollector(),
+                PgBouncerListsCollector(), PgBouncerConfigCollector(), PgBouncerMemCollector(),
+                PgBouncerServersCollector(), PgBouncerClientsCollector(topApplications: target.activity.topApplications),
+            ],
+            combine: { PoolModel.families(from: $0) })
+    }
+
+    /// The plan for `kind: pgpool`: Pgpool-II answers the `SHOW POOL_*` commands itself.
+    public static func pgpool(_ target: TargetConfig) -> TargetPlan {
+        TargetPlan(
+            upMetric: "pgpool2_up", upHelp: "1 if poolwatch could connect to Pgpool-II in the last round.",
+            enforcedParameters: commonParameters(target),
+            collectors: [PgpoolVersionCollector(), PgpoolNodesCollector(), PgpoolProcessesCollector()],
+            combine: { PoolModel.families(from: $0) })
     }
 }

@@ -39,7 +39,8 @@ struct Run: AsyncParsableCommand {
         let executor = BlockingExecutor(threads: config.targets.count + 1)
         var services: [any Service] = []
         for target in config.targets {
-            let collector = TargetFactory.collector(for: target, executor: executor)
+            let collector = TargetFactory.collector(
+                for: target, executor: executor, userAgent: "poolwatch/\(PoolwatchCommand.version)")
             services.append(TargetService(collector: collector, store: store, logger: logger))
         }
         let listen = config.listen

@@ -82,6 +82,8 @@ public struct TargetConfig: Sendable {
     public var collectionTimeout: Double
     public var activity: ActivityOptions
     public var statements: StatementOptions
+    /// The application pool endpoint, for `kind: http_json` only.
+    public var httpJSON: HTTPJSONTargetConfig?
 
     public init(
         name: String, kind: TargetKind, dsn: Secret = Secret(""), interval: Double = 15, connectTimeout: Double = 5,
@@ -100,8 +102,12 @@ public struct TargetConfig: Sendable {
         self.statements = statements
     }
 
-    /// The DSN with its password replaced, for logs and the landing page.
-    public var redactedDSN: String { dsn.isEmpty ? "(libpq defaults)" : ConnInfo.redacted(dsn.revealed) }
+    /// Where the target is, without secrets, for logs and the landing page: the DSN with its password
+    /// replaced, or the app pool URL without credentials and query.
+    public var redactedDSN: String {
+        if let httpJSON { return httpJSON.displayURL }
+        return dsn.isEmpty ? "(libpq defaults)" : ConnInfo.redacted(dsn.revealed)
+    }
 }
 
 public struct ActivityOptions: Sendable, Equatable {

@@ -37,7 +37,7 @@ public struct ConfigLoader: Sendable {
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements",
-    ]
+    ] + httpJSONTargetKeys
 
     /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
     public func load(yaml: String?, overrides: Overrides = .init()) throws(ConfigErrors) -> PoolwatchConfig {
@@ -122,6 +122,7 @@ public struct ConfigLoader: Sendable {
         }
         var target = TargetConfig(name: name, kind: kind)
         target.dsn = parseDSN(fields, path: path, reader: &reader)
+        target.httpJSON = parseHTTPJSON(fields, kind: kind, path: path, reader: &reader)
 
         func duration(_ key: String, _ keyPath: WritableKeyPath<TargetConfig, Double>, minimum: Double) {
             guard let node = fields[key], let text = reader.scalar(node, path: "\(path).\(key)") else { return }
@@ -146,7 +147,10 @@ public struct ConfigLoader: Sendable {
                         "\(DurationParser.format(target.collectionTimeout)) is longer than the interval (\(DurationParser.format(target.interval)))")
         }
         if kind != .postgres {
-            for key in ["statement_timeout", "lock_timeout", "activity", "statements"] where fields[key] != nil {
+            // PgBouncer accepts `activity.top_applications` too: it bounds SHOW CLIENTS' application_name.
+            let postgresOnly = kind == .pgbouncer ? ["statement_timeout", "lock_timeout", "statements"]
+                : ["statement_timeout", "lock_timeout", "activity", "statements"]
+            for key in postgresOnly where fields[key] != nil {
                 reader.fail("\(path).\(key)", "applies only to kind postgres, not \(kind.rawValue)")
             }
         }

@@ -116,7 +116,7 @@ struct PromQLLexer {
         guard let scalar = peek else { return PromQLToken(kind: .end, column: column) }
         if afterLeftBracket && scalar != "]" {
             var text = ""
-            while let inner = peek, isNameScalar(inner) || inner == "." {
+            while let inner = peek, inner != ":", isNameScalar(inner) || inner == "." {
                 text.unicodeScalars.append(inner)
                 position += 1
             }
