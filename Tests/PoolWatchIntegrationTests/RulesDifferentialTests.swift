@@ -144,7 +144,7 @@ struct Scenario {
     func inputSeries() -> String {
         series.map { series in
             let labels = series.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
-            return "          - series: \(quoted("\(series.name){\(labels)}"))\n            values: \(quoted(Self.notation(series.values)))\n"
+            return "      - series: \(quoted("\(series.name){\(labels)}"))\n        values: \(quoted(Self.notation(series.values)))\n"
         }.joined()
     }
 
@@ -161,7 +161,7 @@ struct Scenario {
                     continue
                 }
                 var end = index
-                while end < values.count, values[end] == nil, end == index || values[end - 1] == nil { end += 1 }
+                while end < values.count, values[end] == nil { end += 1 }
                 parts.append(end - index == 1 ? "_" : "_x\(end - index)")
                 index = end
                 continue
@@ -334,7 +334,7 @@ enum EvaluatorCases {
         "count_over_time(gauge[2m])", "changes(gauge[5m])", "changes(requests_total[5m])",
         "sum by (target) (backends) / on(target) group_left(version) limit",
         "backends / on(target) group_left(version) limit", "limit * on(target) group_right backends",
-        "backends > on(target) group_left limit * 0.05", "backends > bool ignoring(db, state) group_left limit * 0.05",
+        "backends > on(target) group_left limit * 0.05", "backends > bool ignoring(db, state, version) group_left limit * 0.05",
         "avg without (state) (backends)", "avg by (target) (backends)", "count by (db) (backends)", "max(backends) by (target)",
         "min without (db, state) (backends)", "group by (target) (backends)", "sum(backends)",
         "absent(nonexistent{job=\"x\", instance=~\"a.*\"})", "absent(backends{target=\"a\"})", "absent(flag)",
