@@ -56,11 +56,11 @@ import Yams
             }
         }
         // The transaction rule aggregates state and wait event away: one instance per session group.
-        let tx = rules.first { $0.name == "PostgresqlLongRunningTransaction" }!
+        let tx = rules.first { $0.name == "PoolwatchLongTransaction" }!
         let txResult = try PromQLEvaluator(history: history).evaluate(tx.expr, at: 0).asVector
         #expect(txResult.first?.labels == LabelSet(Self.session.map { Label($0.key, $0.value) }))
         #expect(txResult.first?.value == 4000)
-        let connections = rules.first { $0.name == "PostgresqlConnectionsNearLimit" }!
+        let connections = rules.first { $0.name == "PoolwatchPostgresConnectionsNearLimit" }!
         let ratio = try PromQLEvaluator(history: history).evaluate(connections.expr, at: 0).asVector.first
         #expect(ratio?.value == 95.0 / 97)
         #expect(connections.annotations(for: ratio!)["summary"] == "PostgreSQL pg uses 97.94% of its client connection slots")
@@ -88,21 +88,21 @@ import Yams
         let rules = try BuiltinRules.rules(
             runbookBase: "https://wiki.example/runbooks/",
             overrides: [
-                "PoolClientsWaitingTooLong": RuleOverride(threshold: 2.5, forDuration: 30, severity: .warning),
-                "PoolUtilizationHigh": RuleOverride(enabled: false),
-                "PostgresqlDown": RuleOverride(keepFiringFor: 300),
+                "PoolwatchClientsWaitingTooLong": RuleOverride(threshold: 2.5, forDuration: 30, severity: .warning),
+                "PoolwatchPoolUtilizationHigh": RuleOverride(enabled: false),
+                "PoolwatchPostgresDown": RuleOverride(keepFiringFor: 300),
             ])
-        let wait = rules.first { $0.name == "PoolClientsWaitingTooLong" }!
+        let wait = rules.first { $0.name == "PoolwatchClientsWaitingTooLong" }!
         #expect(wait.expression == "poolwatch_pool_wait_seconds_max > 2.5")
         #expect(wait.threshold == 2.5 && wait.forDuration == 30 && wait.severity == .warning)
         #expect(wait.descriptionTemplate.text.contains("above 2500ms for at least 30s"))
         #expect(wait.runbookURL == "https://wiki.example/runbooks#poolclientswaitingtoolong")
-        #expect(!rules.contains { $0.name == "PoolUtilizationHigh" })
-        #expect(rules.first { $0.name == "PostgresqlDown" }?.keepFiringFor == 300)
+        #expect(!rules.contains { $0.name == "PoolwatchPoolUtilizationHigh" })
+        #expect(rules.first { $0.name == "PoolwatchPostgresDown" }?.keepFiringFor == 300)
 
         #expect(throws: AlertRuleError.self) { try BuiltinRules.rules(overrides: ["NoSuchRule": RuleOverride()]) }
-        #expect(throws: AlertRuleError(rule: "PostgresqlDown", message: "this rule has no threshold to override")) {
-            try BuiltinRules.rules(overrides: ["PostgresqlDown": RuleOverride(threshold: 1)])
+        #expect(throws: AlertRuleError(rule: "PoolwatchPostgresDown", message: "this rule has no threshold to override")) {
+            try BuiltinRules.rules(overrides: ["PoolwatchPostgresDown": RuleOverride(threshold: 1)])
         }
     }
 
@@ -110,8 +110,8 @@ import Yams
         let rules = try BuiltinRules.rules()
         let text = RuleFileRenderer.render(rules)
         #expect(text == RuleFileRenderer.render(try BuiltinRules.rules()))
-        #expect(!text.contains("PrometheusNotScraping"))
-        #expect(text.contains("      - alert: PostgresqlDown\n        expr: pg_up == 0\n        for: 1m\n        keep_firing_for: 1m\n"))
+        #expect(!text.contains("PoolwatchNotScraped"))
+        #expect(text.contains("      - alert: PoolwatchPostgresDown\n        expr: pg_up == 0\n        for: 1m\n        keep_firing_for: 1m\n"))
 
         let document = try #require(try Yams.load(yaml: text) as? [String: Any])
         let groups = try #require(document["groups"] as? [[String: Any]])

@@ -40,6 +40,8 @@ import Testing
         #expect(AlertTemplate.humanizeDuration(90061.7) == "1d 1h 1m 1s")
         #expect(AlertTemplate.humanizeDuration(-65) == "-1m 5s")
         #expect(AlertTemplate.humanizeDuration(.nan) == "NaN")
+        // Go converts an out-of-range float to math.MinInt64 (amd64); Prometheus prints the result.
+        #expect(AlertTemplate.humanizeDuration(1e21) == "-106751991167300d -15h -30m -8s")
         #expect(AlertTemplate.apply(.humanizePercentage, 0.9278350515463918) == "92.78%")
         #expect(AlertTemplate.apply(.humanizePercentage, 0.5) == "50%")
     }

@@ -50,13 +50,16 @@ import Testing
         ]
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("poolwatch-rules-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         for (name, text) in files { try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
 
         let check = try run(["check", "rules", "poolwatch.rules.yml"], in: directory)
         #expect(check.status == 0, "promtool check rules:\n\(check.output)")
         let test = try run(["test", "rules", "tests.yml"], in: directory)
-        #expect(test.status == 0, "promtool test rules (files kept in the failure text):\n\(test.output.prefix(20_000))")
+        #expect(test.status == 0, "promtool test rules:\n\(test.output.prefix(20_000))")
+        // Kept for inspection when promtool disagrees, or when POOLWATCH_KEEP_RULE_TESTS=1.
+        if check.status == 0 && test.status == 0 && ProcessInfo.processInfo.environment["POOLWATCH_KEEP_RULE_TESTS"] != "1" {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     /// One promtool test group: the scenario's series, and the alerts poolwatch fires at every step for
@@ -166,10 +169,11 @@ struct Scenario {
                 index = end
                 continue
             }
-            // An arithmetic run of integers: a+bxn (n further values), exact in floating point.
+            // A constant run (`vxn`), or an arithmetic run of integers (`a+bxn`): promtool expands
+            // by repeated addition, which is exact for these.
             var end = index + 1
-            if value == value.rounded(), abs(value) < 1e15, index + 1 < values.count, let next = values[index + 1],
-                next == next.rounded()
+            if value.isFinite, index + 1 < values.count, let next = values[index + 1],
+                next == value || (value == value.rounded() && next == next.rounded() && abs(value) < 1e15)
             {
                 let delta = next - value
                 while end < values.count, let current = values[end], current - values[end - 1]! == delta { end += 1 }
@@ -307,7 +311,7 @@ enum TemplateProbe {
 
     static let scenario = Scenario(
         name: "template probe",
-        series: values.enumerated().map { .init(name: "probe_value", labels: ["case": "c\($0.offset)"], values: repeated($0.element, 3)) })
+        series: values.enumerated().map { .init(name: "probe_value", labels: ["case": "c\($0.offset)"], values: repeated($0.element, RulesDifferentialTests.steps)) })
 }
 
 /// Expressions over counters and gauges, evaluated locally at several times; promtool compares the

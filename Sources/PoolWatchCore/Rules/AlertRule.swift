@@ -54,6 +54,10 @@ public struct AlertRule: Sendable {
         where !Self.isValidName(label) || label.hasPrefix("__") || label == "alertname" || label == "severity" {
             throw fail("label '\(label)' is not allowed (reserved or not a valid label name)")
         }
+        // Prometheus expands templates in rule labels too; poolwatch keeps them static, so refuse them.
+        for (label, value) in extraLabels where value.contains("{{") {
+            throw fail("label '\(label)': templates in rule labels are not supported")
+        }
         do {
             self.summary = try AlertTemplate(summary)
             self.descriptionTemplate = try AlertTemplate(description)

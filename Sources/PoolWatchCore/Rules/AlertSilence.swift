@@ -19,14 +19,14 @@ public struct AlertSilence: Sendable, Equatable {
     }
 
     /// Builds a silence from matcher text in PromQL selector syntax:
-    /// `{alertname="PoolSaturated", target=~"pgb-.*"}`, or `PoolSaturated{target="pgb-1"}` where the
+    /// `{alertname="PoolwatchPoolSaturated", target=~"pgb-.*"}`, or `PoolwatchPoolSaturated{target="pgb-1"}` where the
     /// name stands for `alertname`.
     public init(id: String, matchers text: String, startsAt: Double? = nil, endsAt: Double, comment: String = "")
         throws(PromQLParseError)
     {
         let expr = try PromQLParser.parse(text)
         guard case .vector(let selector) = expr else {
-            throw PromQLParseError(column: 1, message: "expected label matchers such as {alertname=\"PoolSaturated\"}")
+            throw PromQLParseError(column: 1, message: "expected label matchers such as {alertname=\"PoolwatchPoolSaturated\"}")
         }
         let matchers = selector.matchers.map { matcher in
             guard matcher.name == LabelSet.metricName else { return matcher }

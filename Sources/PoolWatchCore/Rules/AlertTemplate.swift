@@ -163,7 +163,8 @@ public struct AlertTemplate: Sendable, Hashable {
                 sign = "-"
                 v = -v
             }
-            let duration = v < 9.2e18 ? Int64(v) : Int64.max
+            // Go's int64(v) of an out-of-range float is math.MinInt64 on amd64; print what Go prints.
+            let duration = v < 9_223_372_036_854_775_808.0 ? Int64(v) : Int64.min
             let seconds = duration % 60
             let minutes = (duration / 60) % 60
             let hours = (duration / 60 / 60) % 24

@@ -111,28 +111,28 @@ public enum BuiltinRules {
     }
 
     static let targetDownRules: [Definition] = [
-        rule("PostgresqlDown", for: 60, severity: .critical, inhibits: true) { _, _, forText in
+        rule("PoolwatchPostgresDown", for: 60, severity: .critical, inhibits: true) { _, _, forText in
             (
                 "pg_up == 0",
                 "PostgreSQL target {{ $labels.target }} is down",
                 "poolwatch cannot query PostgreSQL target {{ $labels.target }} (pg_up == 0) for at least \(forText). Its other alerts are inhibited while it is down."
             )
         },
-        rule("PgbouncerDown", for: 60, severity: .critical, inhibits: true) { _, _, forText in
+        rule("PoolwatchPgbouncerDown", for: 60, severity: .critical, inhibits: true) { _, _, forText in
             (
                 "pgbouncer_up == 0",
                 "PgBouncer target {{ $labels.target }} is down",
                 "poolwatch cannot query the admin console of PgBouncer target {{ $labels.target }} (pgbouncer_up == 0) for at least \(forText); clients connecting through it are probably failing. Its pool alerts are inhibited while it is down."
             )
         },
-        rule("PgpoolDown", for: 60, severity: .critical, inhibits: true) { _, _, forText in
+        rule("PoolwatchPgpoolDown", for: 60, severity: .critical, inhibits: true) { _, _, forText in
             (
                 "pgpool2_up == 0",
                 "Pgpool-II target {{ $labels.target }} is down",
                 "poolwatch cannot query Pgpool-II target {{ $labels.target }} (pgpool2_up == 0) for at least \(forText); clients connecting through it are probably failing. Its pool alerts are inhibited while it is down."
             )
         },
-        rule("AppPoolDown", for: 60, severity: .warning, inhibits: true) { _, _, forText in
+        rule("PoolwatchAppPoolDown", for: 60, severity: .warning, inhibits: true) { _, _, forText in
             (
                 "poolwatch_target_up{kind=\"http_json\"} == 0",
                 "Pool statistics of application target {{ $labels.target }} are unavailable",
@@ -142,21 +142,21 @@ public enum BuiltinRules {
     ]
 
     static let poolRules: [Definition] = [
-        rule("PoolSaturated", for: 120, severity: .critical) { _, _, forText in
+        rule("PoolwatchPoolSaturated", for: 120, severity: .critical) { _, _, forText in
             (
                 "poolwatch_pool_saturated == 1",
                 "Pool {{ $labels.pool }} on {{ $labels.target }} is saturated: clients wait for a server connection",
                 "Pool {{ $labels.pool }} ({{ $labels.kind }} target {{ $labels.target }}, database {{ $labels.database }}, user {{ $labels.user }}) has clients waiting while it can neither hand out nor open a server connection, for at least \(forText)."
             )
         },
-        rule("PoolClientsWaitingTooLong", threshold: 10, style: .duration, for: 60, severity: .critical) { threshold, text, forText in
+        rule("PoolwatchClientsWaitingTooLong", threshold: 10, style: .duration, for: 60, severity: .critical) { threshold, text, forText in
             (
                 "poolwatch_pool_wait_seconds_max > \(threshold)",
                 "Clients wait {{ $value | humanizeDuration }} for a connection in pool {{ $labels.pool }} on {{ $labels.target }}",
                 "The longest current client wait in pool {{ $labels.pool }} ({{ $labels.kind }} target {{ $labels.target }}, database {{ $labels.database }}, user {{ $labels.user }}) is {{ $value | humanizeDuration }}, above \(text) for at least \(forText)."
             )
         },
-        rule("PoolUtilizationHigh", threshold: 0.9, style: .percentage, for: 300, severity: .warning) { threshold, text, forText in
+        rule("PoolwatchPoolUtilizationHigh", threshold: 0.9, style: .percentage, for: 300, severity: .warning) { threshold, text, forText in
             (
                 "poolwatch_pool_utilization_ratio > \(threshold)",
                 "Pool {{ $labels.pool }} on {{ $labels.target }} uses {{ $value | humanizePercentage }} of its server connections",
@@ -166,28 +166,28 @@ public enum BuiltinRules {
     ]
 
     static let postgresRules: [Definition] = [
-        rule("PostgresqlConnectionsNearLimit", threshold: 0.9, style: .percentage, for: 120, severity: .warning) { threshold, text, forText in
+        rule("PoolwatchPostgresConnectionsNearLimit", threshold: 0.9, style: .percentage, for: 120, severity: .warning) { threshold, text, forText in
             (
                 "sum by (target) (pg_stat_activity_backends{backend_type=\"client backend\"}) / on(target) (pg_settings_max_connections - pg_settings_superuser_reserved_connections) > \(threshold)",
                 "PostgreSQL {{ $labels.target }} uses {{ $value | humanizePercentage }} of its client connection slots",
                 "Client backends on PostgreSQL target {{ $labels.target }} use {{ $value | humanizePercentage }} of max_connections - superuser_reserved_connections, above \(text) for at least \(forText). At 100% new connections fail with \"too many clients already\"."
             )
         },
-        rule("PostgresqlIdleInTransactionTooLong", threshold: 300, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
+        rule("PoolwatchIdleInTransactionTooLong", threshold: 300, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
             (
                 "pg_stat_activity_max_idle_in_transaction_seconds > \(threshold)",
                 "A session of {{ $labels.usename }} on {{ $labels.target }} is idle in transaction for {{ $value | humanizeDuration }}",
                 "User {{ $labels.usename }} (application {{ $labels.application_name }}) keeps a transaction open without running a query in database {{ $labels.datname }} on {{ $labels.target }} for {{ $value | humanizeDuration }}, above \(text) for at least \(forText). It holds its locks and a pooled server connection, and blocks vacuum."
             )
         },
-        rule("PostgresqlLongRunningTransaction", threshold: 1800, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
+        rule("PoolwatchLongTransaction", threshold: 1800, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
             (
                 "max by (target, datname, usename, application_name) (pg_stat_activity_max_tx_duration{backend_type=\"client backend\"}) > \(threshold)",
                 "A transaction of {{ $labels.usename }} on {{ $labels.target }} runs for {{ $value | humanizeDuration }}",
                 "The oldest open transaction of user {{ $labels.usename }} (application {{ $labels.application_name }}) in database {{ $labels.datname }} on {{ $labels.target }} started {{ $value | humanizeDuration }} ago, above \(text) for at least \(forText). Long transactions hold locks and keep vacuum from removing dead rows."
             )
         },
-        rule("PostgresqlLongRunningQuery", threshold: 600, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
+        rule("PoolwatchLongQuery", threshold: 600, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
             (
                 "pg_stat_activity_max_query_duration_seconds > \(threshold)",
                 "A query of {{ $labels.usename }} on {{ $labels.target }} runs for {{ $value | humanizeDuration }}",
@@ -198,7 +198,7 @@ public enum BuiltinRules {
 
     /// Rules Prometheus cannot evaluate about itself; poolwatch feeds their series locally.
     static let localRules: [Definition] = [
-        rule("PrometheusNotScraping", threshold: 300, style: .duration, for: 0, severity: .critical, localOnly: true) { threshold, text, _ in
+        rule("PoolwatchNotScraped", threshold: 300, style: .duration, for: 0, severity: .critical, localOnly: true) { threshold, text, _ in
             (
                 "poolwatch_seconds_since_last_scrape > \(threshold)",
                 "Prometheus has not scraped poolwatch for {{ $value | humanizeDuration }}",

@@ -310,7 +310,7 @@ private struct RegexParser {
         case "^": return .begin
         case "$": return .end
         case "[": return .set(fold(try parseClass(start: start)))
-        case "\\": return .set(fold(try parseEscape(start: start, inClass: false)))
+        case "\\": return .set(fold(try parseEscape(start: start)))
         case "*", "+", "?": throw fail("missing argument to repetition operator", at: start)
         default: return .set(fold(.single(scalar)))
         }
@@ -318,7 +318,7 @@ private struct RegexParser {
 
     func fold(_ set: ScalarSet) -> ScalarSet { caseInsensitive ? set.caseFolded : set }
 
-    mutating func parseEscape(start: Int, inClass: Bool) throws(LabelRegexError) -> ScalarSet {
+    mutating func parseEscape(start: Int) throws(LabelRegexError) -> ScalarSet {
         guard let scalar = peek else { throw fail("trailing backslash at end of expression", at: start) }
         position += 1
         switch scalar {
@@ -406,7 +406,7 @@ private struct RegexParser {
             }
             let low = try parseClassMember()
             guard case .single(let lowScalar) = low else {
-                if case .set(let inner) = low { set = merge(set, inner, at: position) }
+                if case .set(let inner) = low { set.ranges += inner.negated ? inner.complementRanges : inner.ranges }
                 continue
             }
             if peek == "-", position + 1 < scalars.count, scalars[position + 1] != "]" {
@@ -433,20 +433,13 @@ private struct RegexParser {
         let scalar = scalars[position]
         position += 1
         guard scalar == "\\" else { return .single(scalar) }
-        let escaped = try parseEscape(start: start, inClass: true)
+        let escaped = try parseEscape(start: start)
         if escaped.ranges.count == 1, !escaped.negated, escaped.ranges[0].count == 1,
             let single = Unicode.Scalar(escaped.ranges[0].lowerBound)
         {
             return .single(single)
         }
         return .set(escaped)
-    }
-
-    /// Adds a Perl class such as `\d` (or a negated one such as `\D`) to a bracket class.
-    func merge(_ set: ScalarSet, _ inner: ScalarSet, at offset: Int) -> ScalarSet {
-        var result = set
-        result.ranges += inner.negated ? inner.complementRanges : inner.ranges
-        return result
     }
 }
 

@@ -33,6 +33,8 @@ public final class SnapshotStore: Sendable {
         var extras: [String: [MetricFamily]] = [:]
         var encoded: Encoded
         var scrapes: Int = 0
+        /// When `/metrics` was last served (nil: never), for the dead man's switch.
+        var lastScrape: Double?
     }
 
     public let configured: [(name: String, kind: TargetKind)]
@@ -86,11 +88,15 @@ public final class SnapshotStore: Sendable {
         let now = clock()
         let (encoded, scrapes, timestamps) = state.withLock { state in
             state.scrapes += 1
+            state.lastScrape = now
             return (state.encoded, state.scrapes, state.targets.mapValues(\.timestamp))
         }
         let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded)
         return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
     }
+
+    /// When `/metrics` was last served, or nil if it never was.
+    public var lastScrapeTime: Double? { state.withLock { $0.lastScrape } }
 
     /// Ready once every target has had one collection attempt and at least one target is up.
     public func readiness() -> (ready: Bool, reason: String) {
