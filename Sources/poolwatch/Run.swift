@@ -1,4 +1,6 @@
 import ArgumentParser
+import Hummingbird
+import NIOCore
 import Logging
 import PoolWatchCore
 import PoolWatchHTTP
@@ -43,9 +45,31 @@ struct Run: AsyncParsableCommand {
                 for: target, executor: executor, userAgent: "poolwatch/\(PoolwatchCommand.version)")
             services.append(TargetService(collector: collector, store: store, logger: logger))
         }
+        // Local alert evaluation: the built-in rules with the configured overrides and silences.
+        var engine = AlertEngine(rules: try config.alerting.rules())
+        engine.silences = config.alerting.silences
+        let board = AlertStatusBoard()
+        let stateFile = config.alerting.stateDirectory.map { $0 + "/alerts.json" }
+        if stateFile == nil {
+            logger.warning("alerting.state_dir is not set: alert state is kept in memory only and lost on restart")
+        }
+        services.append(AlertEvaluationService(
+            store: store, engine: engine,
+            interval: config.alerting.evaluationInterval ?? config.targets.map(\.interval).min() ?? 15,
+            stateFile: stateFile, logger: logger, status: board,
+            // With no receivers configured, transitions are visible in the log, /alerts and
+            // poolwatch_alerts; receivers plug in here.
+            deliver: { _ in }))
+
         let listen = config.listen
         services.append(HTTPServer.makeApplication(
             listen: listen, store: store, targets: config.targets, logger: logger,
+            extraRoutes: [{ router in
+                router.get("/alerts") { _, _ -> Response in
+                    Response(status: .ok, headers: [.contentType: "application/json"],
+                             body: .init(byteBuffer: ByteBuffer(bytes: board.json(at: WallClock.now()))))
+                }
+            }],
             onRunning: { port in logger.info("listening", metadata: ["address": "\(listen.host):\(port)"]) }))
 
         let group = ServiceGroup(configuration: .init(

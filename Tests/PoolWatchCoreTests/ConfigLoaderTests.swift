@@ -77,12 +77,12 @@ import Testing
 
     @Test func unknownKeySuggestsTheNearestKnownKey() {
         #expect(errors("targets:\n  - {name: a, kind: postgres, intervall: 15s}\n")
-            == ["targets[0].intervall: unknown key (did you mean interval?); expected one of: name, kind, dsn, dsn_file, dsn_env, interval, connect_timeout, statement_timeout, lock_timeout, collection_timeout, activity, statements"])
+            == ["targets[0].intervall: unknown key (did you mean interval?); expected one of: name, kind, dsn, dsn_file, dsn_env, interval, connect_timeout, statement_timeout, lock_timeout, collection_timeout, activity, statements, url, url_file, url_env, headers, max_response_bytes, pools"])
     }
 
     @Test func unknownTopLevelKey() {
         #expect(errors("listen: :9646\n")
-            == ["listen: unknown key; expected one of: listen_address, log_format, log_level, targets"])
+            == ["listen: unknown key; expected one of: listen_address, log_format, log_level, targets, alerting"])
     }
 
     @Test func duplicateTargetNames() {
@@ -193,5 +193,53 @@ import Testing
         #expect(DurationParser.seconds("15x") == nil)
         #expect(DurationParser.format(90) == "1m30s")
         #expect(DurationParser.format(0.25) == "250ms")
+    }
+}
+
+@Suite struct AlertingConfigTests {
+    func load(_ yaml: String) throws -> PoolwatchConfig {
+        try ConfigLoader(environment: [:], readFile: { _ in "" }).load(yaml: yaml)
+    }
+
+    func errors(_ yaml: String) -> [String] {
+        do {
+            _ = try load(yaml)
+            return []
+        } catch {
+            return (error as? ConfigErrors)?.errors.map(\.description) ?? ["\(error)"]
+        }
+    }
+
+    @Test func overridesAndSilencesParse() throws {
+        let config = try load("""
+            alerting:
+              state_dir: /var/lib/poolwatch
+              evaluation_interval: 5s
+              cluster_id: prod
+              rules:
+                PoolwatchClientsWaitingTooLong: {threshold: 2s, for: 30s, severity: warning}
+                PoolwatchLongQuery: {enabled: false}
+              silences:
+                - {matchers: 'PoolwatchPoolSaturated{target="b2"}', ends_at: "2026-12-01T00:00:00Z", comment: maint}
+            """)
+        #expect(config.alerting.stateDirectory == "/var/lib/poolwatch")
+        #expect(config.alerting.evaluationInterval == 5)
+        let rules = try config.alerting.rules()
+        let wait = try #require(rules.first { $0.name == "PoolwatchClientsWaitingTooLong" })
+        #expect(wait.forDuration == 30 && wait.severity == .warning)
+        #expect(!rules.contains { $0.name == "PoolwatchLongQuery" })
+        #expect(config.alerting.silences.count == 1)
+        #expect(config.alerting.silences[0].endsAt == 1_796_083_200)
+    }
+
+    @Test func mistakesNameTheirPath() {
+        #expect(errors("alerting:\n  rules:\n    PoolwatchPoolSaturatd: {for: 1m}\n").first?
+            .hasPrefix("alerting.rules.PoolwatchPoolSaturatd: unknown rule (did you mean PoolwatchPoolSaturated?)") == true)
+        #expect(errors("alerting:\n  rules:\n    PoolwatchLongQuery: {severity: page}\n")
+            == [#"alerting.rules.PoolwatchLongQuery.severity: "page" is not valid (expected one of: info, warning, critical)"#])
+        #expect(errors("alerting:\n  silences:\n    - {matchers: 'X{a=\"b\"}', ends_at: tomorrow}\n")
+            == [#"alerting.silences[0].ends_at: "tomorrow" is not a UTC time (use 2026-12-01T00:00:00Z)"#])
+        #expect(errors("alerting:\n  evaluation_interval: 0s\n")
+            == [#"alerting.evaluation_interval: "0s" is not a duration of at least 1s (use 15s, 1m)"#])
     }
 }

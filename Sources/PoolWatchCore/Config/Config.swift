@@ -4,14 +4,17 @@ public struct PoolwatchConfig: Sendable {
     public var logFormat: LogFormat
     public var logLevel: LogLevel
     public var targets: [TargetConfig]
+    public var alerting: AlertingConfig
 
     public static let defaultPort = 9646
 
-    public init(listen: ListenAddress, logFormat: LogFormat, logLevel: LogLevel, targets: [TargetConfig]) {
+    public init(listen: ListenAddress, logFormat: LogFormat, logLevel: LogLevel, targets: [TargetConfig],
+                alerting: AlertingConfig = .init()) {
         self.listen = listen
         self.logFormat = logFormat
         self.logLevel = logLevel
         self.targets = targets
+        self.alerting = alerting
     }
 }
 

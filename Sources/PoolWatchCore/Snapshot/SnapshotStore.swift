@@ -95,6 +95,15 @@ public final class SnapshotStore: Sendable {
         return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
     }
 
+    /// The families the alert rules see: every target's latest families plus the per-target self
+    /// metrics (`poolwatch_target_up`, collector success). Families from `publishExtra` are left out,
+    /// so the rules never evaluate their own output.
+    public func evaluationFamilies() -> [MetricFamily] {
+        let targets = state.withLock { $0.targets }
+        return configured.flatMap { targets[$0.name]?.families ?? [] }
+            + Self.selfFamilies(targets: targets, configured: configured, buildInfo: buildInfo)
+    }
+
     /// When `/metrics` was last served, or nil if it never was.
     public var lastScrapeTime: Double? { state.withLock { $0.lastScrape } }
 

@@ -1,0 +1,132 @@
+import FoundationEssentials
+import Logging
+import PoolWatchCore
+import PoolWatchPostgres
+import ServiceLifecycle
+import Synchronization
+
+/// Evaluates the alert rules locally on a fixed cadence, so poolwatch still knows what is wrong when
+/// Prometheus or Alertmanager is down.
+///
+/// Each tick feeds the latest families of every target (plus `poolwatch_seconds_since_last_scrape`
+/// for the dead man's switch) to the `AlertEngine`, hands the transitions to `deliver` (the durable
+/// outbox), then persists the engine state, so a firing alert is still firing after a restart and is
+/// not paged twice. Targets whose last round failed are passed as unavailable: missing data never
+/// resolves an alert.
+struct AlertEvaluationService: Service {
+    let store: SnapshotStore
+    let interval: Double
+    let stateFile: String?
+    let logger: Logger
+    let status: AlertStatusBoard
+    let deliver: @Sendable ([AlertTransition]) async -> Void
+    let startedAt: Double
+
+    init(store: SnapshotStore, engine: AlertEngine, interval: Double, stateFile: String?, logger: Logger,
+         status: AlertStatusBoard, deliver: @escaping @Sendable ([AlertTransition]) async -> Void) {
+        self.store = store
+        self.interval = interval
+        self.stateFile = stateFile
+        self.logger = logger
+        self.status = status
+        self.deliver = deliver
+        self.startedAt = WallClock.now()
+        status.engine.withLock { $0 = engine }
+    }
+
+    func run() async throws {
+        restore()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await tick(at: WallClock.now())
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            }
+        }
+    }
+
+    /// One evaluation: engine step, deliver transitions, persist, publish metrics.
+    func tick(at now: Double) async {
+        let snapshots = store.snapshots
+        let unavailable = Set(snapshots.filter { !$0.up }.map(\.target))
+        let sinceScrape = now - (store.lastScrapeTime ?? startedAt)
+        let families = store.evaluationFamilies() + [
+            MetricFamily("poolwatch_seconds_since_last_scrape", help: "Seconds since /metrics was last served.", value: sinceScrape),
+        ]
+        let outcome = status.engine.withLock { $0!.step(families, at: now, unavailableTargets: unavailable) }
+        for failure in outcome.failures {
+            logger.warning("rule evaluation failed", metadata: ["rule": "\(failure.rule)", "error": "\(failure.message)"])
+        }
+        for transition in outcome.transitions {
+            logger.notice(transition.kind == .fired ? "alert firing" : "alert resolved", metadata: [
+                "alertname": "\(transition.ruleName)", "severity": "\(transition.severity.rawValue)", "key": "\(transition.key)",
+            ])
+        }
+        if !outcome.transitions.isEmpty { await deliver(outcome.transitions) }
+        persist(at: now)
+        store.publishExtra("alerts", families: status.engine.withLock { $0!.metricFamilies() })
+    }
+
+    private func restore() {
+        guard let stateFile else { return }
+        do {
+            guard let bytes = try DurableFile.read(stateFile) else { return }
+            let saved = try JSONDecoder().decode(AlertEngineState.self, from: Data(bytes))
+            status.engine.withLock { $0!.restore(saved, at: WallClock.now()) }
+            logger.info("alert state restored", metadata: ["instances": "\(saved.instances.count)", "file": "\(stateFile)"])
+        } catch {
+            let aside = DurableFile.quarantine(stateFile, now: WallClock.now())
+            logger.error("alert state file is corrupt; moved aside, starting empty",
+                         metadata: ["file": "\(stateFile)", "moved_to": "\(aside)", "error": "\(error)"])
+        }
+    }
+
+    private func persist(at now: Double) {
+        guard let stateFile else { return }
+        do {
+            let state = status.engine.withLock { $0!.persistentState(at: now) }
+            let data = try JSONEncoder().encode(state)
+            try DurableFile.write(Array(data), to: stateFile)
+        } catch {
+            logger.error("cannot save alert state", metadata: ["file": "\(stateFile)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The engine, shared between the evaluation loop and `/alerts`.
+final class AlertStatusBoard: Sendable {
+    let engine = Mutex<AlertEngine?>(nil)
+
+    /// The alert instances as JSON for `/alerts` (no secrets: labels, annotations, states, times).
+    func json(at now: Double) -> [UInt8] {
+        let statuses = engine.withLock { $0?.alerts(at: now) ?? [] }
+        let items: [AlertView] = statuses.map { status in
+            AlertView(
+                alertname: status.instance.rule, state: status.instance.phase.rawValue, severity: status.severity.rawValue,
+                labels: Dictionary(status.instance.labels.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+                annotations: Dictionary(status.instance.annotations.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+                value: status.instance.value.isFinite ? status.instance.value : nil,
+                activeAt: status.instance.activeAt, firedAt: status.instance.firedAt,
+                silencedBy: status.silencedBy, inhibited: status.inhibited)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return Array((try? encoder.encode(AlertsDocument(alerts: items))) ?? Data("{}".utf8))
+    }
+
+    struct AlertsDocument: Encodable {
+        var alerts: [AlertView]
+    }
+
+    struct AlertView: Encodable {
+        var alertname: String
+        var state: String
+        var severity: String
+        var labels: [String: String]
+        var annotations: [String: String]
+        var value: Double?
+        var activeAt: Double?
+        var firedAt: Double?
+        var silencedBy: [String]
+        var inhibited: Bool
+    }
+}
