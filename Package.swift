@@ -62,6 +62,17 @@ let package = Package(
             dependencies: ["CCurl", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // Alert delivery: durable outbox, notifier service (Slack, PagerDuty) over PoolWatchCurl.
+        .target(
+            name: "PoolWatchAlerts",
+            dependencies: [
+                "PoolWatchCore",
+                "PoolWatchCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP routes: /, /metrics, /healthz, /readyz.
         .target(
             name: "PoolWatchHTTP",
@@ -79,6 +90,7 @@ let package = Package(
                 "PoolWatchPostgres",
                 "PoolWatchHTTP",
                 "PoolWatchCurl",
+                "PoolWatchAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolWatchIntegrationTests",
-            dependencies: ["PoolWatchCore", "PoolWatchPostgres", "PoolWatchCurl"],
+            dependencies: ["PoolWatchCore", "PoolWatchPostgres", "PoolWatchCurl", "PoolWatchAlerts"],
             swiftSettings: swiftSettings
         ),
     ]

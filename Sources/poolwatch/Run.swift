@@ -46,16 +46,13 @@ struct Run: AsyncParsableCommand {
             services.append(TargetService(collector: collector, store: store, logger: logger))
         }
         // Local alert evaluation: the built-in rules with the configured overrides and silences.
-        var engine = AlertEngine(rules: try config.alerting.rules())
-        engine.silences = config.alerting.silences
+        var engine = AlertEngine(rules: try config.alertRules.rules())
+        engine.silences = config.alertRules.silences
         let board = AlertStatusBoard()
-        let stateFile = config.alerting.stateDirectory.map { $0 + "/alerts.json" }
-        if stateFile == nil {
-            logger.warning("alerting.state_dir is not set: alert state is kept in memory only and lost on restart")
-        }
+        let stateFile = config.alerting.stateDirectory + "/alerts.json"
         services.append(AlertEvaluationService(
             store: store, engine: engine,
-            interval: config.alerting.evaluationInterval ?? config.targets.map(\.interval).min() ?? 15,
+            interval: config.alertRules.evaluationInterval ?? config.targets.map(\.interval).min() ?? 15,
             stateFile: stateFile, logger: logger, status: board,
             // With no receivers configured, transitions are visible in the log, /alerts and
             // poolwatch_alerts; receivers plug in here.

@@ -82,7 +82,7 @@ import Testing
 
     @Test func unknownTopLevelKey() {
         #expect(errors("listen: :9646\n")
-            == ["listen: unknown key; expected one of: listen_address, log_format, log_level, targets, alerting"])
+            == ["listen: unknown key; expected one of: listen_address, log_format, log_level, targets, receivers, alerting"])
     }
 
     @Test func duplicateTargetNames() {
@@ -223,13 +223,13 @@ import Testing
                 - {matchers: 'PoolwatchPoolSaturated{target="b2"}', ends_at: "2026-12-01T00:00:00Z", comment: maint}
             """)
         #expect(config.alerting.stateDirectory == "/var/lib/poolwatch")
-        #expect(config.alerting.evaluationInterval == 5)
-        let rules = try config.alerting.rules()
+        #expect(config.alertRules.evaluationInterval == 5)
+        let rules = try config.alertRules.rules()
         let wait = try #require(rules.first { $0.name == "PoolwatchClientsWaitingTooLong" })
         #expect(wait.forDuration == 30 && wait.severity == .warning)
         #expect(!rules.contains { $0.name == "PoolwatchLongQuery" })
-        #expect(config.alerting.silences.count == 1)
-        #expect(config.alerting.silences[0].endsAt == 1_796_083_200)
+        #expect(config.alertRules.silences.count == 1)
+        #expect(config.alertRules.silences[0].endsAt == 1_796_083_200)
     }
 
     @Test func mistakesNameTheirPath() {

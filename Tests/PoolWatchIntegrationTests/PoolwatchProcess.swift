@@ -17,7 +17,10 @@ final class PoolwatchProcess: @unchecked Sendable {
         directory = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName(name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configPath = directory + "/poolwatch.yml"
-        try configYAML(port).write(toFile: configPath, atomically: true, encoding: .utf8)
+        var yaml = configYAML(port)
+        // Each process gets its own alert state, never the shared default /var/lib/poolwatch.
+        if !yaml.contains("state_dir:") { yaml += "\nalerting:\n  state_dir: \(directory)/state\n" }
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         logPath = directory + "/poolwatch.log"
         pid = try spawn([IntegrationEnvironment.binary, "--config", configPath] + arguments, output: logPath)
     }

@@ -22,13 +22,13 @@ public indirect enum OrderedJSON: Sendable, Equatable {
         }
     }
 
-    /// An object from `(key, value)` pairs; pairs whose value is nil are left out.
-    public static func object(_ pairs: KeyValuePairs<String, OrderedJSON?>) -> OrderedJSON {
+    /// An object from `(key, value)` pairs, in order; pairs whose value is nil are left out.
+    public static func fields(_ pairs: KeyValuePairs<String, OrderedJSON?>) -> OrderedJSON {
         .object(pairs.compactMap { pair in pair.value.map { Member(pair.key, $0) } })
     }
 
-    /// `.string(text)`, or nil for nil (for optional members).
-    public static func string(_ text: String?) -> OrderedJSON? { text.map { .string($0) } }
+    /// `.string(text)`, or nil for nil (for optional members of ``fields(_:)``).
+    public static func optionalString(_ text: String?) -> OrderedJSON? { text.map { .string($0) } }
 
     /// The compact JSON text.
     public var text: String {

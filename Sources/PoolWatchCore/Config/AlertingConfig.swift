@@ -1,31 +1,24 @@
 import Yams
 
-/// The `alerting:` section: where alert state lives, how often rules run, and changes to the
-/// built-in rules.
+/// The rule side of the `alerting:` section: how often rules run, and changes to the built-in rules.
+/// (Receivers, `cluster_id`, `state_dir` and the outbox are in `AlertingConfig`, ReceiversConfig.swift.)
 ///
 /// ```yaml
 /// alerting:
-///   state_dir: /var/lib/poolwatch        # alert state survives restarts (default: $STATE_DIRECTORY, else memory only)
 ///   evaluation_interval: 15s             # default: the shortest target interval
-///   cluster_id: prod-eu-1                # part of every PagerDuty dedup_key
 ///   rules:
 ///     PoolwatchClientsWaitingTooLong: {threshold: 5, for: 30s, severity: critical}
 ///     PoolwatchLongQuery: {enabled: false}
 ///   silences:
 ///     - {matchers: 'PoolwatchPoolSaturated{target="bouncer-2"}', ends_at: "2026-12-01T00:00:00Z", comment: maintenance}
 /// ```
-public struct AlertingConfig: Sendable {
-    public var stateDirectory: String?
+public struct AlertRulesConfig: Sendable {
     public var evaluationInterval: Double?
-    public var clusterID: String
     public var ruleOverrides: [String: RuleOverride]
     public var silences: [AlertSilence]
 
-    public init(stateDirectory: String? = nil, evaluationInterval: Double? = nil, clusterID: String = "default",
-                ruleOverrides: [String: RuleOverride] = [:], silences: [AlertSilence] = []) {
-        self.stateDirectory = stateDirectory
+    public init(evaluationInterval: Double? = nil, ruleOverrides: [String: RuleOverride] = [:], silences: [AlertSilence] = []) {
         self.evaluationInterval = evaluationInterval
-        self.clusterID = clusterID
         self.ruleOverrides = ruleOverrides
         self.silences = silences
     }
@@ -37,13 +30,18 @@ public struct AlertingConfig: Sendable {
 }
 
 extension ConfigLoader {
-    static let alertingKeys = ["state_dir", "evaluation_interval", "cluster_id", "rules", "silences"]
+    /// Keys of `alerting:` read here; `parseAlerting` (ReceiversConfig.swift) allows them too.
+    static let alertRulesKeys = ["evaluation_interval", "rules", "silences"]
 
-    func parseAlerting(_ node: Node?, reader: inout NodeReader) -> AlertingConfig {
-        var config = AlertingConfig(stateDirectory: environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) })
-        guard let node, let fields = reader.mapping(node, path: "alerting", allowed: Self.alertingKeys) else { return config }
-        if let n = fields["state_dir"] { config.stateDirectory = reader.scalar(n, path: "alerting.state_dir") }
-        if let n = fields["cluster_id"] { config.clusterID = reader.scalar(n, path: "alerting.cluster_id") ?? config.clusterID }
+    /// Reads the rule keys of the `alerting:` mapping. Shape errors and unknown keys of the mapping
+    /// itself are reported once, by `parseAlerting`.
+    func parseAlertRules(_ node: Node?, reader: inout NodeReader) -> AlertRulesConfig {
+        var config = AlertRulesConfig()
+        guard let node, case let .mapping(mapping) = node else { return config }
+        var fields: [String: Node] = [:]
+        for (key, value) in mapping {
+            if let name = key.scalar?.string, Self.alertRulesKeys.contains(name) { fields[name] = value }
+        }
         if let n = fields["evaluation_interval"], let text = reader.scalar(n, path: "alerting.evaluation_interval") {
             if let seconds = DurationParser.seconds(text), seconds >= 1 { config.evaluationInterval = seconds } else {
                 reader.fail("alerting.evaluation_interval", "\"\(text)\" is not a duration of at least 1s (use 15s, 1m)")

@@ -4,12 +4,16 @@ public struct PoolwatchConfig: Sendable {
     public var logFormat: LogFormat
     public var logLevel: LogLevel
     public var targets: [TargetConfig]
+    /// Receivers, cluster id, state directory, outbox.
     public var alerting: AlertingConfig
+    /// Evaluation interval, rule overrides, silences.
+    public var alertRules: AlertRulesConfig
 
     public static let defaultPort = 9646
 
     public init(listen: ListenAddress, logFormat: LogFormat, logLevel: LogLevel, targets: [TargetConfig],
-                alerting: AlertingConfig = .init()) {
+                alerting: AlertingConfig = .init(), alertRules: AlertRulesConfig = .init()) {
+        self.alertRules = alertRules
         self.listen = listen
         self.logFormat = logFormat
         self.logLevel = logLevel

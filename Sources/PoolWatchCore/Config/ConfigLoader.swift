@@ -33,7 +33,7 @@ public struct ConfigLoader: Sendable {
         "POOLWATCH_LOG_LEVEL": "log_level",
     ]
 
-    static let topKeys = ["listen_address", "log_format", "log_level", "targets", "alerting"]
+    static let topKeys = ["listen_address", "log_format", "log_level", "targets"] + alertingTopKeys
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements",
@@ -97,9 +97,11 @@ public struct ConfigLoader: Sendable {
         } else {
             targets = [TargetConfig(name: "postgres", kind: .postgres)]
         }
-        let alerting = parseAlerting(top["alerting"], reader: &reader)
+        let alerting = parseAlerting(top, reader: &reader)
+        let alertRules = parseAlertRules(top["alerting"], reader: &reader)
         if !reader.errors.isEmpty { throw ConfigErrors(reader.errors) }
-        return PoolwatchConfig(listen: listen, logFormat: logFormat, logLevel: logLevel, targets: targets, alerting: alerting)
+        return PoolwatchConfig(listen: listen, logFormat: logFormat, logLevel: logLevel, targets: targets,
+                               alerting: alerting, alertRules: alertRules)
     }
 
     private func parseTarget(_ node: Node, path: String, reader: inout NodeReader) -> TargetConfig? {

@@ -144,7 +144,7 @@ public struct ReceiverConfig: Sendable, Equatable {
 extension ConfigLoader {
     /// Top-level keys that ``parseAlerting(_:reader:)`` reads.
     static let alertingTopKeys = ["receivers", "alerting"]
-    static let alertingKeys = ["cluster_id", "state_dir", "outbox_max_records", "client_url"]
+    static let alertingKeys = ["cluster_id", "state_dir", "outbox_max_records", "client_url"] + alertRulesKeys
     static let receiverKeys = [
         "name", "type", "min_severity", "send_resolved", "webhook_url", "webhook_url_file", "webhook_url_env",
         "routing_key", "routing_key_file", "routing_key_env", "url", "rate_limit", "rate_burst", "timeout",

@@ -4,6 +4,9 @@ import PoolWatchCore
 import PoolWatchPostgres
 import ServiceLifecycle
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Evaluates the alert rules locally on a fixed cadence, so poolwatch still knows what is wrong when
 /// Prometheus or Alertmanager is down.
@@ -16,13 +19,13 @@ import Synchronization
 struct AlertEvaluationService: Service {
     let store: SnapshotStore
     let interval: Double
-    let stateFile: String?
+    let stateFile: String
     let logger: Logger
     let status: AlertStatusBoard
     let deliver: @Sendable ([AlertTransition]) async -> Void
     let startedAt: Double
 
-    init(store: SnapshotStore, engine: AlertEngine, interval: Double, stateFile: String?, logger: Logger,
+    init(store: SnapshotStore, engine: AlertEngine, interval: Double, stateFile: String, logger: Logger,
          status: AlertStatusBoard, deliver: @escaping @Sendable ([AlertTransition]) async -> Void) {
         self.store = store
         self.interval = interval
@@ -67,7 +70,11 @@ struct AlertEvaluationService: Service {
     }
 
     private func restore() {
-        guard let stateFile else { return }
+        let directory = stateFile.lastIndex(of: "/").map { String(stateFile[..<$0]) } ?? "."
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            logger.error("cannot create the state directory; alert state will not survive a restart",
+                         metadata: ["directory": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
+        }
         do {
             guard let bytes = try DurableFile.read(stateFile) else { return }
             let saved = try JSONDecoder().decode(AlertEngineState.self, from: Data(bytes))
@@ -81,7 +88,6 @@ struct AlertEvaluationService: Service {
     }
 
     private func persist(at now: Double) {
-        guard let stateFile else { return }
         do {
             let state = status.engine.withLock { $0!.persistentState(at: now) }
             let data = try JSONEncoder().encode(state)

@@ -1,0 +1,230 @@
+/// Why a state file could not be read. The notifier moves such a file aside and says so loudly.
+public struct OutboxDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The outbox state file (`outbox.json`, schema 1) and the secret-free `/alerts` view.
+///
+/// ```json
+/// {"schema":1,"cluster_id":"prod-eu1","written_at":"…","next_seq":42,
+///  "receivers":[{"name":"oncall","last_success_at":…,"failing_since":null,…}],
+///  "records":[{"id":"…","seq":41,"receiver":"oncall","receiver_type":"pagerduty","event":"trigger",…,"body":"{…}"}]}
+/// ```
+/// Records name their receiver; bodies carry no routing key and no webhook URL.
+extension OutboxState {
+    public static let schema = 1
+
+    /// The state file's content.
+    public func encoded(clusterID: String, now: Double) -> String {
+        OrderedJSON.fields([
+            "schema": .int(Int64(Self.schema)),
+            "cluster_id": .string(clusterID),
+            "written_at": .string(AlertText.rfc3339(now)),
+            "next_seq": .int(Int64(nextSeq)),
+            "receivers": .array(health.keys.sorted().map { name in
+                let health = health[name]!
+                return .fields([
+                    "name": .string(name),
+                    "last_success_at": health.lastSuccessAt.map { .number($0) },
+                    "failing_since": health.failingSince.map { .number($0) },
+                    "stale_escalated": .bool(health.staleEscalated),
+                    "escalated_to": .array(health.escalatedTo.map { .string($0) }),
+                    "expired_count": .int(Int64(health.expiredCount)),
+                    "expired_from": health.expiredFrom.map { .number($0) },
+                    "expired_until": health.expiredUntil.map { .number($0) },
+                ])
+            }),
+            "records": .array(records.map(Self.encode)),
+        ]).text + "\n"
+    }
+
+    static func encode(_ record: OutboxRecord) -> OrderedJSON {
+        .fields([
+            "id": .string(record.id),
+            "seq": .int(Int64(record.seq)),
+            "receiver": .string(record.receiver),
+            "receiver_type": .string(record.receiverType.rawValue),
+            "event": .string(record.event.rawValue),
+            "dedup_key": .string(record.dedupKey),
+            "rule": .string(record.rule),
+            "severity": .string(record.severity.rawValue),
+            "line": .string(record.line),
+            "created_at": .number(record.createdAt),
+            "not_before": .number(record.notBefore),
+            "expires_at": record.expiresAt.map { .number($0) },
+            "attempts": .int(Int64(record.attempts)),
+            "state": .string(record.state.rawValue),
+            "degraded": .bool(record.degraded),
+            "coalesced": .bool(record.coalesced),
+            "groupable": .bool(record.groupable),
+            "escalate": .bool(record.escalate),
+            "last_status": record.lastStatus.map { .int(Int64($0)) },
+            "last_error": .optionalString(record.lastError),
+            "finished_at": record.finishedAt.map { .number($0) },
+            "body": .string(record.body),
+            "degraded_body": .string(record.degradedBody),
+        ])
+    }
+
+    /// Reads a state file. Unknown members are ignored; missing or mistyped ones are errors naming
+    /// their path (`records[3].state`).
+    public static func decode(_ bytes: [UInt8]) throws(OutboxDecodeError) -> OutboxState {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(bytes)
+        } catch {
+            throw OutboxDecodeError("\(error)")
+        }
+        let top = try Members(document, path: "(document)")
+        let schema = try top.int("schema")
+        guard schema == Self.schema else {
+            throw OutboxDecodeError("unsupported schema \(schema) (this poolwatch reads schema \(Self.schema))")
+        }
+        var state = OutboxState(nextSeq: try top.int("next_seq"))
+        for (index, item) in try top.array("receivers").enumerated() {
+            let fields = try Members(item, path: "receivers[\(index)]")
+            var health = ReceiverHealth()
+            health.lastSuccessAt = try fields.optionalDouble("last_success_at")
+            health.failingSince = try fields.optionalDouble("failing_since")
+            health.staleEscalated = try fields.bool("stale_escalated")
+            health.escalatedTo = try fields.array("escalated_to").enumerated().map { position, value throws(OutboxDecodeError) in
+                guard case let .string(name) = value else { throw OutboxDecodeError("receivers[\(index)].escalated_to[\(position)]: expected a string") }
+                return name
+            }
+            health.expiredCount = try fields.int("expired_count")
+            health.expiredFrom = try fields.optionalDouble("expired_from")
+            health.expiredUntil = try fields.optionalDouble("expired_until")
+            state.health[try fields.string("name")] = health
+        }
+        for (index, item) in try top.array("records").enumerated() {
+            let fields = try Members(item, path: "records[\(index)]")
+            state.records.append(OutboxRecord(
+                id: try fields.string("id"), seq: try fields.int("seq"), receiver: try fields.string("receiver"),
+                receiverType: try fields.value("receiver_type", ReceiverType.self), event: try fields.value("event", OutboxRecord.Event.self),
+                dedupKey: try fields.string("dedup_key"), rule: try fields.string("rule"),
+                severity: try fields.value("severity", NotificationSeverity.self), line: try fields.string("line"),
+                createdAt: try fields.double("created_at"), notBefore: try fields.double("not_before"),
+                expiresAt: try fields.optionalDouble("expires_at"), body: try fields.string("body"),
+                degradedBody: try fields.string("degraded_body"), groupable: try fields.bool("groupable"),
+                escalate: try fields.bool("escalate"), coalesced: try fields.bool("coalesced"), attempts: try fields.int("attempts"),
+                state: try fields.value("state", OutboxRecord.State.self), degraded: try fields.bool("degraded"),
+                lastStatus: try fields.optionalInt("last_status"), lastError: try fields.optionalString("last_error"),
+                finishedAt: try fields.optionalDouble("finished_at")))
+        }
+        state.records.sort { $0.seq < $1.seq }
+        if let last = state.records.last, last.seq >= state.nextSeq { state.nextSeq = last.seq + 1 }
+        return state
+    }
+
+    /// Typed access to one JSON object's members, with errors that name the member's path.
+    private struct Members {
+        let members: [String: JSONValue]
+        let path: String
+
+        init(_ value: JSONValue, path: String) throws(OutboxDecodeError) {
+            guard case let .object(members) = value else { throw OutboxDecodeError("\(path): expected an object, found \(value.kindDescription)") }
+            self.members = members
+            self.path = path
+        }
+
+        private func fail(_ key: String, _ expected: String) -> OutboxDecodeError {
+            OutboxDecodeError("\(path).\(key): expected \(expected), found \(members[key]?.kindDescription ?? "nothing")")
+        }
+
+        func string(_ key: String) throws(OutboxDecodeError) -> String {
+            guard case let .string(text)? = members[key] else { throw fail(key, "a string") }
+            return text
+        }
+
+        func optionalString(_ key: String) throws(OutboxDecodeError) -> String? {
+            if members[key] == nil || members[key] == .null { return nil }
+            return try string(key)
+        }
+
+        func double(_ key: String) throws(OutboxDecodeError) -> Double {
+            guard case let .number(value)? = members[key], value.isFinite else { throw fail(key, "a number") }
+            return value
+        }
+
+        func optionalDouble(_ key: String) throws(OutboxDecodeError) -> Double? {
+            if members[key] == nil || members[key] == .null { return nil }
+            return try double(key)
+        }
+
+        func int(_ key: String) throws(OutboxDecodeError) -> Int {
+            let value = try double(key)
+            guard value == value.rounded(), abs(value) < 1e15 else { throw fail(key, "a whole number") }
+            return Int(value)
+        }
+
+        func optionalInt(_ key: String) throws(OutboxDecodeError) -> Int? {
+            if members[key] == nil || members[key] == .null { return nil }
+            return try int(key)
+        }
+
+        func bool(_ key: String) throws(OutboxDecodeError) -> Bool {
+            guard case let .bool(value)? = members[key] else { throw fail(key, "true or false") }
+            return value
+        }
+
+        func array(_ key: String) throws(OutboxDecodeError) -> [JSONValue] {
+            guard case let .array(values)? = members[key] else { throw fail(key, "an array") }
+            return values
+        }
+
+        func value<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(OutboxDecodeError) -> E where E.RawValue == String {
+            let text = try string(key)
+            guard let value = E(rawValue: text) else {
+                throw OutboxDecodeError("\(path).\(key): \"\(text)\" is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return value
+        }
+    }
+
+    /// The outbox for `/alerts`: receivers (secrets shown as `<secret>`) and records without bodies.
+    public func statusJSON(environment: OutboxEnvironment, now: Double, pausedUntil: [String: Double] = [:]) -> OrderedJSON {
+        func time(_ value: Double?) -> OrderedJSON? { value.map { .string(AlertText.rfc3339($0)) } }
+        return .fields([
+            "cluster_id": .string(environment.payload.clusterID),
+            "generated_at": .string(AlertText.rfc3339(now)),
+            "receivers": .array(environment.receivers.map { receiver in
+                let health = health[receiver.name] ?? ReceiverHealth()
+                return .fields([
+                    "name": .string(receiver.name),
+                    "type": .string(receiver.type.rawValue),
+                    "endpoint_host": .string(receiver.endpointHost),
+                    "secret": .string("<secret>"),
+                    "min_severity": .string(receiver.minSeverity.rawValue),
+                    "send_resolved": .bool(receiver.sendResolved),
+                    "pending": .int(Int64(openCount(receiver: receiver.name))),
+                    "oldest_pending_age_seconds": .number(oldestOpenAge(receiver: receiver.name, now: now)),
+                    "last_success_at": time(health.lastSuccessAt),
+                    "failing_since": time(health.failingSince),
+                    "paused_until": time(pausedUntil[receiver.name].flatMap { $0 > now ? $0 : nil }),
+                ])
+            }),
+            "outbox": .array(records.reversed().map { record in
+                .fields([
+                    "id": .string(record.id),
+                    "receiver": .string(record.receiver),
+                    "event": .string(record.event.rawValue),
+                    "dedup_key": .string(record.dedupKey),
+                    "rule": record.rule.isEmpty ? nil : .string(record.rule),
+                    "severity": .string(record.severity.rawValue),
+                    "summary": .string(record.line),
+                    "state": .string(record.state.rawValue),
+                    "attempts": .int(Int64(record.attempts)),
+                    "degraded": record.degraded ? .bool(true) : nil,
+                    "created_at": time(record.createdAt),
+                    "next_attempt_at": record.state == .pending ? time(record.notBefore) : nil,
+                    "expires_at": record.state.isOpen ? time(record.expiresAt) : nil,
+                    "finished_at": time(record.finishedAt),
+                    "last_status": record.lastStatus.map { .int(Int64($0)) },
+                    "last_error": .optionalString(record.lastError),
+                ])
+            }),
+        ])
+    }
+}
