@@ -79,12 +79,12 @@ final class OutboxFile: Sendable {
 
     /// Reads the state file.
     func load() throws(NotifierError) -> Loaded {
-        guard let bytes = try Self.read(path, limit: Self.maxFileSize) else { return .missing }
+        guard let bytes = try Self.readAll(path, limit: Self.maxFileSize) else { return .missing }
         return .contents(bytes)
     }
 
     /// The whole file, or nil when it does not exist.
-    static func read(_ path: String, limit: Int) throws(NotifierError) -> [UInt8]? {
+    static func readAll(_ path: String, limit: Int) throws(NotifierError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -162,7 +162,7 @@ final class OutboxFile: Sendable {
 
     /// A secret file's trimmed content (for re-reading after a rotation), or nil.
     static func readSecret(_ path: String) -> String? {
-        guard let bytes = try? read(path, limit: 1 << 16) else { return nil }
+        guard let bytes = try? readAll(path, limit: 1 << 16) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         let trimmed = text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
         return trimmed.isEmpty ? nil : String(trimmed)

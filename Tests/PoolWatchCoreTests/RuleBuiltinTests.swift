@@ -51,7 +51,7 @@ import Yams
             } else {
                 #expect(labels["target"] != nil, "\(rule.name) loses target: \(labels)")
             }
-            if rule.name.hasPrefix("Pool") {
+            if ["PoolwatchPoolSaturated", "PoolwatchClientsWaitingTooLong", "PoolwatchPoolUtilizationHigh"].contains(rule.name) {
                 #expect(labels == LabelSet(Self.pool.map { Label($0.key, $0.value) }), "\(rule.name): \(labels)")
             }
         }
@@ -96,7 +96,7 @@ import Yams
         #expect(wait.expression == "poolwatch_pool_wait_seconds_max > 2.5")
         #expect(wait.threshold == 2.5 && wait.forDuration == 30 && wait.severity == .warning)
         #expect(wait.descriptionTemplate.text.contains("above 2500ms for at least 30s"))
-        #expect(wait.runbookURL == "https://wiki.example/runbooks#poolclientswaitingtoolong")
+        #expect(wait.runbookURL == "https://wiki.example/runbooks#poolwatchclientswaitingtoolong")
         #expect(!rules.contains { $0.name == "PoolwatchPoolUtilizationHigh" })
         #expect(rules.first { $0.name == "PoolwatchPostgresDown" }?.keepFiringFor == 300)
 

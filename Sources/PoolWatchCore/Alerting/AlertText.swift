@@ -3,7 +3,7 @@ public enum AlertText {
     /// RFC 3339 in UTC: `2026-03-02T10:15:30.123Z` (with `milliseconds`) or `2026-03-02T10:15:30Z`.
     public static func rfc3339(_ seconds: Double, milliseconds: Bool = true) -> String {
         let value = seconds.isFinite ? seconds : 0
-        let totalMilliseconds = Int64((value * 1000).rounded(.down))
+        let totalMilliseconds = Int64((value * 1000).rounded())
         let totalSeconds = floorDivide(totalMilliseconds, 1000)
         let millis = Int(totalMilliseconds - totalSeconds * 1000)
         let days = floorDivide(totalSeconds, 86400)

@@ -26,7 +26,9 @@ public struct RuleOverride: Sendable, Equatable {
 /// - gauges are compared directly, never through `rate()` (the postgres mixin's never-firing defect);
 /// - labels that change while one incident lasts (`state`, `wait_event_type`) are aggregated away, so
 ///   a transaction moving between "active" and "idle in transaction" stays one alert instance;
-/// - the connection-limit rule divides after `sum by (target)` and joins `on(target)`, so both sides
+/// - aggregations keep `job, instance, target` (absent inside poolwatch, distinct per sidecar in
+///   Prometheus, where several pods may share a target name);
+/// - the connection-limit rule divides after `sum by (job, instance, target)` and joins on the same labels, so both sides
 ///   always match (the awesome-prometheus-alerts defect);
 /// - `keep_firing_for: 1m` by default so a value hovering at the threshold does not page twice.
 public enum BuiltinRules {
@@ -168,7 +170,7 @@ public enum BuiltinRules {
     static let postgresRules: [Definition] = [
         rule("PoolwatchPostgresConnectionsNearLimit", threshold: 0.9, style: .percentage, for: 120, severity: .warning) { threshold, text, forText in
             (
-                "sum by (target) (pg_stat_activity_backends{backend_type=\"client backend\"}) / on(target) (pg_settings_max_connections - pg_settings_superuser_reserved_connections) > \(threshold)",
+                "sum by (job, instance, target) (pg_stat_activity_backends{backend_type=\"client backend\"}) / on(job, instance, target) (pg_settings_max_connections - pg_settings_superuser_reserved_connections) > \(threshold)",
                 "PostgreSQL {{ $labels.target }} uses {{ $value | humanizePercentage }} of its client connection slots",
                 "Client backends on PostgreSQL target {{ $labels.target }} use {{ $value | humanizePercentage }} of max_connections - superuser_reserved_connections, above \(text) for at least \(forText). At 100% new connections fail with \"too many clients already\"."
             )
@@ -182,7 +184,7 @@ public enum BuiltinRules {
         },
         rule("PoolwatchLongTransaction", threshold: 1800, style: .duration, for: 60, severity: .warning) { threshold, text, forText in
             (
-                "max by (target, datname, usename, application_name) (pg_stat_activity_max_tx_duration{backend_type=\"client backend\"}) > \(threshold)",
+                "max by (job, instance, target, datname, usename, application_name) (pg_stat_activity_max_tx_duration{backend_type=\"client backend\"}) > \(threshold)",
                 "A transaction of {{ $labels.usename }} on {{ $labels.target }} runs for {{ $value | humanizeDuration }}",
                 "The oldest open transaction of user {{ $labels.usename }} (application {{ $labels.application_name }}) in database {{ $labels.datname }} on {{ $labels.target }} started {{ $value | humanizeDuration }} ago, above \(text) for at least \(forText). Long transactions hold locks and keep vacuum from removing dead rows."
             )
