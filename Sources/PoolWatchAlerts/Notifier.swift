@@ -303,8 +303,7 @@ public actor Notifier: Service {
             metrics.attempt(name, "retryable")
         case .rejectedPayload:
             outcome = .degrade(status: attempt.status ?? 400, error: attempt.detail)
-            message = dispatch.degraded ? "notification rejected again" : "notification rejected; resending a minimal payload once"
-            logLevel = dispatch.degraded ? .error : .warning
+            message = "notification rejected; resending a minimal payload once"
             metrics.attempt(name, "fatal")
         case let .permanent(_, reloadSecret):
             metrics.attempt(name, "fatal")
@@ -317,7 +316,6 @@ public actor Notifier: Service {
                 logLevel = .info
             } else {
                 outcome = .dead(status: attempt.status, error: attempt.detail)
-                logLevel = .error
             }
         case .interrupted:
             outcome = .interrupted
@@ -332,12 +330,19 @@ public actor Notifier: Service {
         if dispatch.isGrouped { metadata["grouped"] = "\(dispatch.recordIDs.count)" }
         if dispatch.degraded { metadata["degraded"] = "true" }
         if let status = attempt.status { metadata["http_status"] = "\(status)" }
+        let dies: Bool
+        switch outcome {
+        case .dead: dies = true
+        case .degrade: dies = dispatch.degraded
+        default: dies = false
+        }
         switch outcome {
         case .delivered:
             logger.info("notification delivered", metadata: metadata)
-            for id in dispatch.recordIDs { lastFailure[id] = nil }
         case .interrupted:
             logger.log(level: logLevel, "\(message)", metadata: metadata)
+        case _ where dies:
+            break  // one line per record, from the outbox change below ("notification undeliverable")
         default:
             metadata["error"] = "\(attempt.detail)"
             metadata["error_class"] = "\(Self.errorClass(attempt.classification))"
@@ -345,11 +350,7 @@ public actor Notifier: Service {
             let signature = "\(Self.errorClass(attempt.classification))/\(attempt.status ?? 0)"
             let changed = lastFailure[dispatch.recordIDs[0]] != signature
             lastFailure[dispatch.recordIDs[0]] = signature
-            if case .dead = outcome {
-                message = "notification dead: the receiver refused it permanently; escalating to the other receivers"
-            } else if logLevel == .warning, !changed, dispatch.attempt % 10 != 0 {
-                logLevel = .debug
-            }
+            if logLevel == .warning, !changed, dispatch.attempt % 10 != 0 { logLevel = .debug }
             logger.log(level: logLevel, "\(message)", metadata: metadata)
         }
         let changes = outbox.complete(dispatch, outcome: outcome, environment: environment, now: now)
@@ -375,6 +376,13 @@ public actor Notifier: Service {
         metricsDirty = true
         for change in changes {
             switch change {
+            case let .cancelled(record, _), let .delivered(record), let .dead(record), let .expired(record), let .dropped(record):
+                lastFailure[record.id] = nil
+                secretReloadedFor.remove(record.id)
+            default:
+                break
+            }
+            switch change {
             case let .queued(record):
                 metrics.queued(record.receiver, record.event.rawValue)
                 logger.info("notification queued", metadata: Self.metadata(record))
@@ -393,6 +401,8 @@ public actor Notifier: Service {
                 var metadata = Self.metadata(record)
                 metadata["error"] = "\(record.lastError ?? "")"
                 metadata["attempts"] = "\(record.attempts)"
+                if let status = record.lastStatus { metadata["http_status"] = "\(status)" }
+                if record.degraded { metadata["degraded"] = "true" }
                 logger.error("notification undeliverable", metadata: metadata)
             case let .expired(record):
                 metrics.delivery(record.receiver, "expired")
@@ -475,7 +485,8 @@ public actor Notifier: Service {
         if !crashed {
             let clock = ContinuousClock()
             let deadline = clock.now + .milliseconds(Int64(environment.policy.shutdownGrace * 1000))
-            while !sending.isEmpty, !crashed, clock.now < deadline {
+            // A cancelled task cannot wait (its sleeps return at once): in-flight sends are aborted.
+            while !sending.isEmpty, !crashed, !Task.isCancelled, clock.now < deadline {
                 await sleep(seconds: min(0.5, Self.seconds(deadline - clock.now)))
             }
         }
@@ -566,11 +577,14 @@ public actor Notifier: Service {
         metrics.families(receivers: config.receivers, outbox: outbox, now: clock())
     }
 
-    /// The outbox as JSON for `/alerts`: receivers (secrets as `<secret>`) and records, newest first,
-    /// without bodies.
-    public func statusJSON() -> String {
-        outbox.statusJSON(environment: environment, now: clock(), pausedUntil: pausedUntil).text
+    /// The outbox for `/alerts`: receivers (secrets as `<secret>`) and records, newest first, without
+    /// bodies. `Codable` (snake_case keys), so it can sit in a `JSONEncoder` document.
+    public func status() -> OutboxStatus {
+        outbox.status(environment: environment, now: clock(), pausedUntil: pausedUntil)
     }
+
+    /// ``status()`` as JSON text.
+    public func statusJSON() -> String { status().json.text }
 
     /// A copy of the outbox (for tests and diagnostics).
     public func outboxState() -> OutboxState { outbox }

@@ -79,95 +79,130 @@ final class OutboxFile: Sendable {
 
     /// Reads the state file.
     func load() throws(NotifierError) -> Loaded {
-        guard let bytes = try Self.readAll(path, limit: Self.maxFileSize) else { return .missing }
+        guard let bytes = try wrap({ () throws(StateFile.Failure) in try StateFile.read(path, limit: Self.maxFileSize) }) else { return .missing }
         return .contents(bytes)
     }
 
-    /// The whole file, or nil when it does not exist.
-    static func readAll(_ path: String, limit: Int) throws(NotifierError) -> [UInt8]? {
+    /// Renames the state file to `outbox.json.corrupt-<unix seconds>` and returns the new path.
+    func moveAside(now: Double) throws(NotifierError) -> String {
+        try wrap { () throws(StateFile.Failure) in try StateFile.moveAside(path, now: now) }
+    }
+
+    /// Replaces the state file with `bytes`, durably. Writers are serialized (one temp file).
+    func save(_ bytes: [UInt8]) throws(NotifierError) {
+        try writing.withLock { _ throws(NotifierError) in
+            try wrap { () throws(StateFile.Failure) in try StateFile.write(bytes, to: path) }
+        }
+    }
+
+    private func wrap<T>(_ body: () throws(StateFile.Failure) -> T) throws(NotifierError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw NotifierError(error.description)
+        }
+    }
+
+    /// A secret file's trimmed content (for re-reading after a rotation), or nil.
+    static func readSecret(_ path: String) -> String? {
+        guard let bytes = try? StateFile.read(path, limit: 1 << 16) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        let trimmed = text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
+        return trimmed.isEmpty ? nil : String(trimmed)
+    }
+}
+
+/// Crash-safe small state files: the write protocol of alert-delivery.md §9.7.
+///
+/// ``write(_:to:)`` writes `<path>.tmp`, `fsync`s it, `rename`s it over `<path>` and `fsync`s the
+/// directory, so after a crash at any point the file holds the old or the new content, never a mix.
+/// Concurrent writers of one path must be serialized by the caller (they share the temp file).
+public enum StateFile {
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+        init(_ what: String, code: Int32 = errno) { description = "\(what): \(String(cString: strerror(code)))" }
+        init(message: String) { description = message }
+    }
+
+    /// Replaces `path` with `bytes` durably (mode 0600).
+    public static func write(_ bytes: [UInt8], to path: String) throws(Failure) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure("cannot create \(temporary)") }
+        func abandon(_ what: String) -> Failure {
+            let failure = Failure(what)
+            close(fd)
+            unlink(temporary)
+            return failure
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw abandon("cannot write \(temporary)")
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0 else { throw abandon("cannot fsync \(temporary)") }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let failure = Failure("cannot rename \(temporary) to \(path)")
+            unlink(temporary)
+            throw failure
+        }
+        syncDirectory(of: path)
+    }
+
+    /// The whole file (at most `limit` bytes), or nil when it does not exist.
+    public static func read(_ path: String, limit: Int = 64 << 20) throws(Failure) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw NotifierError("cannot open \(path): \(errnoText())")
+            throw Failure("cannot open \(path)")
         }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw NotifierError("cannot read \(path): \(errnoText())")
+                throw Failure("cannot read \(path)")
             }
             if count == 0 { return bytes }
             bytes.append(contentsOf: chunk[..<count])
-            if bytes.count > limit { throw NotifierError("\(path) is larger than \(limit) bytes") }
+            if bytes.count > limit { throw Failure(message: "\(path) is larger than \(limit) bytes") }
         }
     }
 
-    /// Renames the state file to `outbox.json.corrupt-<unix seconds>` and returns the new path.
-    func moveAside(now: Double, reason: String = "corrupt") throws(NotifierError) -> String {
+    /// Renames an unreadable file to `<path>.corrupt-<unix seconds>` (never overwriting an earlier
+    /// one), keeping it for a post-mortem, and returns the new path.
+    public static func moveAside(_ path: String, now: Double, reason: String = "corrupt") throws(Failure) -> String {
         var target = "\(path).\(reason)-\(Int64(now))"
         var suffix = 1
         while access(target, F_OK) == 0 {
             target = "\(path).\(reason)-\(Int64(now))-\(suffix)"
             suffix += 1
         }
-        guard rename(path, target) == 0 else { throw NotifierError("cannot rename \(path) to \(target): \(Self.errnoText())") }
-        syncDirectory()
+        guard rename(path, target) == 0 else { throw Failure("cannot rename \(path) to \(target)") }
+        syncDirectory(of: path)
         return target
     }
 
-    /// Replaces the state file with `bytes`, durably.
-    func save(_ bytes: [UInt8]) throws(NotifierError) {
-        try writing.withLock { _ throws(NotifierError) in
-            let temporary = path + ".tmp"
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw NotifierError("cannot create \(temporary): \(Self.errnoText())") }
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    let reason = Self.errnoText()
-                    close(fd)
-                    unlink(temporary)
-                    throw NotifierError("cannot write \(temporary): \(reason)")
-                }
-                offset += written
-            }
-            if fsync(fd) != 0 {
-                let reason = Self.errnoText()
-                close(fd)
-                unlink(temporary)
-                throw NotifierError("cannot fsync \(temporary): \(reason)")
-            }
-            close(fd)
-            guard rename(temporary, path) == 0 else {
-                let reason = Self.errnoText()
-                unlink(temporary)
-                throw NotifierError("cannot rename \(temporary) to \(path): \(reason)")
-            }
-            syncDirectory()
-        }
-    }
-
-    /// Makes a rename durable. Best effort: a directory that cannot be opened still has the file.
-    private func syncDirectory() {
+    /// Makes a rename in `path`'s directory durable. Best effort: the file itself is already there.
+    static func syncDirectory(of path: String) {
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
     }
-
-    /// A secret file's trimmed content (for re-reading after a rotation), or nil.
-    static func readSecret(_ path: String) -> String? {
-        guard let bytes = try? readAll(path, limit: 1 << 16) else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        let trimmed = text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
-        return trimmed.isEmpty ? nil : String(trimmed)
-    }
 }
+
+// `StateFile.read`/`write` shadow the C functions inside the enum.
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(fd, buffer, count) }
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
 
 /// Wall-clock seconds since the epoch, for persisted timestamps and payloads.
 public enum NotifierClock {

@@ -2,7 +2,9 @@ import ArgumentParser
 import Hummingbird
 import NIOCore
 import Logging
+import PoolWatchAlerts
 import PoolWatchCore
+import PoolWatchCurl
 import PoolWatchHTTP
 import PoolWatchPostgres
 import ServiceLifecycle
@@ -50,13 +52,36 @@ struct Run: AsyncParsableCommand {
         engine.silences = config.alertRules.silences
         let board = AlertStatusBoard()
         let stateFile = config.alerting.stateDirectory + "/alerts.json"
+
+        // Paging: the durable outbox and the Slack / PagerDuty notifier, when receivers are configured.
+        let curlPool = CurlThreadPool(threads: 2)
+        var notifier: Notifier?
+        if config.alerting.isEnabled {
+            do {
+                let created = try Notifier(
+                    config: config.alerting, version: PoolwatchCommand.version, executor: curlPool, logger: logger,
+                    publishMetrics: { store.publishExtra("notifier", families: $0) })
+                services.append(created)
+                notifier = created
+            } catch {
+                logger.critical("cannot start the notifier", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+            logger.info("paging enabled", metadata: [
+                "receivers": "\(config.alerting.receivers.map { "\($0.name)[\($0.type.rawValue)]" }.joined(separator: ","))",
+            ])
+        }
+        board.notifier = notifier
+        let pager = notifier
         services.append(AlertEvaluationService(
             store: store, engine: engine,
             interval: config.alertRules.evaluationInterval ?? config.targets.map(\.interval).min() ?? 15,
             stateFile: stateFile, logger: logger, status: board,
-            // With no receivers configured, transitions are visible in the log, /alerts and
-            // poolwatch_alerts; receivers plug in here.
-            deliver: { _ in }))
+            // Transitions are saved in the outbox before this returns. Without receivers they are
+            // visible in the log, /alerts and poolwatch_alerts only.
+            deliver: { transitions in
+                await pager?.enqueue(transitions.map(AlertNotification.init(transition:)))
+            }))
 
         let listen = config.listen
         services.append(HTTPServer.makeApplication(
@@ -64,7 +89,7 @@ struct Run: AsyncParsableCommand {
             extraRoutes: [{ router in
                 router.get("/alerts") { _, _ -> Response in
                     Response(status: .ok, headers: [.contentType: "application/json"],
-                             body: .init(byteBuffer: ByteBuffer(bytes: board.json(at: WallClock.now()))))
+                             body: .init(byteBuffer: ByteBuffer(bytes: await board.json(at: WallClock.now()))))
                 }
             }],
             onRunning: { port in logger.info("listening", metadata: ["address": "\(listen.host):\(port)"]) }))
@@ -79,9 +104,11 @@ struct Run: AsyncParsableCommand {
         } catch {
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
             await executor.shutdown()
+            await curlPool.shutdown()
             throw ExitCode(1)
         }
         await executor.shutdown()
+        await curlPool.shutdown()
         logger.info("stopped")
     }
 }

@@ -373,7 +373,9 @@ import Testing
         let env = Self.environment()
         var state = OutboxState()
         _ = state.enqueue(F.firing(), environment: env, now: now)
-        let text = state.statusJSON(environment: env, now: now + 30, pausedUntil: ["team": now + 60]).text
+        let status = state.status(environment: env, now: now + 30, pausedUntil: ["team": now + 60])
+        #expect(status.outbox.count == 2 && status.receivers.map(\.name) == ["oncall", "team"])
+        let text = status.json.text
         #expect(text.contains(#""secret":"<secret>""#))
         #expect(text.contains(#""pending":1,"oldest_pending_age_seconds":30"#))
         #expect(text.contains(#""paused_until":"2026-03-02T10:17:50.000Z""#))

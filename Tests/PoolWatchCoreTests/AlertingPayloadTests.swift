@@ -33,6 +33,16 @@ enum AlertingFixtures {
 @Suite struct AlertingPayloadTests {
     typealias F = AlertingFixtures
 
+    /// The value at `keys` (object members) in the JSON text `json`.
+    func member(_ json: String, _ keys: String...) throws -> JSONValue? {
+        var value: JSONValue? = try JSONValue.parse(json)
+        for key in keys {
+            guard case let .object(members)? = value else { return nil }
+            value = members[key]
+        }
+        return value
+    }
+
     @Test func sha256KnownVectors() {
         #expect(Sha256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Sha256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
@@ -153,8 +163,7 @@ enum AlertingFixtures {
     @Test func pagerDutySummaryIsCappedAt1024Characters() throws {
         let long = String(repeating: "é", count: 3000)
         let body = PagerDutyPayload.event(F.firing(summary: long), dedupKey: F.key, context: F.context).text
-        guard case let .object(top) = try JSONValue.parse(body), case let .object(payload)? = top["payload"],
-              case let .string(summary)? = payload["summary"] else {
+        guard case let .string(summary)? = try member(body, "payload", "summary") else {
             Issue.record("no summary")
             return
         }
@@ -167,8 +176,7 @@ enum AlertingFixtures {
         var notification = F.firing(labels: (0..<60).map { Label("l\($0)", String(repeating: "v", count: 600)) })
         notification.description = String(repeating: "d", count: 5000)
         let body = PagerDutyPayload.event(notification, dedupKey: F.key, context: F.context).text
-        guard case let .object(top) = try JSONValue.parse(body), case let .object(payload)? = top["payload"],
-              case let .object(details)? = payload["custom_details"] else {
+        guard case let .object(details)? = try member(body, "payload", "custom_details") else {
             Issue.record("no custom_details")
             return
         }

@@ -182,49 +182,137 @@ extension OutboxState {
             return value
         }
     }
+}
 
-    /// The outbox for `/alerts`: receivers (secrets shown as `<secret>`) and records without bodies.
-    public func statusJSON(environment: OutboxEnvironment, now: Double, pausedUntil: [String: Double] = [:]) -> OrderedJSON {
-        func time(_ value: Double?) -> OrderedJSON? { value.map { .string(AlertText.rfc3339($0)) } }
-        return .fields([
-            "cluster_id": .string(environment.payload.clusterID),
-            "generated_at": .string(AlertText.rfc3339(now)),
-            "receivers": .array(environment.receivers.map { receiver in
-                let health = health[receiver.name] ?? ReceiverHealth()
-                return .fields([
+/// The outbox as `/alerts` shows it: receivers (secrets shown as `<secret>`) and records newest first,
+/// without bodies. `Codable` with snake_case keys, so it can be embedded in a `JSONEncoder` document;
+/// ``json`` writes the same thing without Foundation.
+public struct OutboxStatus: Sendable, Equatable, Codable {
+    public struct Receiver: Sendable, Equatable, Codable {
+        public var name: String
+        public var type: String
+        public var endpointHost: String
+        public var secret: String
+        public var minSeverity: String
+        public var sendResolved: Bool
+        public var pending: Int
+        public var oldestPendingAgeSeconds: Double
+        public var lastSuccessAt: String?
+        public var failingSince: String?
+        public var pausedUntil: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, type, secret, pending
+            case endpointHost = "endpoint_host", minSeverity = "min_severity", sendResolved = "send_resolved"
+            case oldestPendingAgeSeconds = "oldest_pending_age_seconds", lastSuccessAt = "last_success_at"
+            case failingSince = "failing_since", pausedUntil = "paused_until"
+        }
+    }
+
+    public struct Record: Sendable, Equatable, Codable {
+        public var id: String
+        public var receiver: String
+        public var event: String
+        public var dedupKey: String
+        public var rule: String?
+        public var severity: String
+        public var summary: String
+        public var state: String
+        public var attempts: Int
+        public var degraded: Bool
+        public var createdAt: String
+        public var nextAttemptAt: String?
+        public var expiresAt: String?
+        public var finishedAt: String?
+        public var lastStatus: Int?
+        public var lastError: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, receiver, event, rule, severity, summary, state, attempts, degraded
+            case dedupKey = "dedup_key", createdAt = "created_at", nextAttemptAt = "next_attempt_at", expiresAt = "expires_at"
+            case finishedAt = "finished_at", lastStatus = "last_status", lastError = "last_error"
+        }
+    }
+
+    public var clusterID: String
+    public var generatedAt: String
+    public var receivers: [Receiver]
+    public var outbox: [Record]
+
+    enum CodingKeys: String, CodingKey {
+        case receivers, outbox
+        case clusterID = "cluster_id", generatedAt = "generated_at"
+    }
+
+    /// The same document as JSON text, members in declaration order.
+    public var json: OrderedJSON {
+        .fields([
+            "cluster_id": .string(clusterID),
+            "generated_at": .string(generatedAt),
+            "receivers": .array(receivers.map { receiver in
+                .fields([
                     "name": .string(receiver.name),
-                    "type": .string(receiver.type.rawValue),
+                    "type": .string(receiver.type),
                     "endpoint_host": .string(receiver.endpointHost),
-                    "secret": .string("<secret>"),
-                    "min_severity": .string(receiver.minSeverity.rawValue),
+                    "secret": .string(receiver.secret),
+                    "min_severity": .string(receiver.minSeverity),
                     "send_resolved": .bool(receiver.sendResolved),
-                    "pending": .int(Int64(openCount(receiver: receiver.name))),
-                    "oldest_pending_age_seconds": .number(oldestOpenAge(receiver: receiver.name, now: now)),
-                    "last_success_at": time(health.lastSuccessAt),
-                    "failing_since": time(health.failingSince),
-                    "paused_until": time(pausedUntil[receiver.name].flatMap { $0 > now ? $0 : nil }),
+                    "pending": .int(Int64(receiver.pending)),
+                    "oldest_pending_age_seconds": .number(receiver.oldestPendingAgeSeconds),
+                    "last_success_at": .optionalString(receiver.lastSuccessAt),
+                    "failing_since": .optionalString(receiver.failingSince),
+                    "paused_until": .optionalString(receiver.pausedUntil),
                 ])
             }),
-            "outbox": .array(records.reversed().map { record in
+            "outbox": .array(outbox.map { record in
                 .fields([
                     "id": .string(record.id),
                     "receiver": .string(record.receiver),
-                    "event": .string(record.event.rawValue),
+                    "event": .string(record.event),
                     "dedup_key": .string(record.dedupKey),
-                    "rule": record.rule.isEmpty ? nil : .string(record.rule),
-                    "severity": .string(record.severity.rawValue),
-                    "summary": .string(record.line),
-                    "state": .string(record.state.rawValue),
+                    "rule": .optionalString(record.rule),
+                    "severity": .string(record.severity),
+                    "summary": .string(record.summary),
+                    "state": .string(record.state),
                     "attempts": .int(Int64(record.attempts)),
-                    "degraded": record.degraded ? .bool(true) : nil,
-                    "created_at": time(record.createdAt),
-                    "next_attempt_at": record.state == .pending ? time(record.notBefore) : nil,
-                    "expires_at": record.state.isOpen ? time(record.expiresAt) : nil,
-                    "finished_at": time(record.finishedAt),
+                    "degraded": .bool(record.degraded),
+                    "created_at": .string(record.createdAt),
+                    "next_attempt_at": .optionalString(record.nextAttemptAt),
+                    "expires_at": .optionalString(record.expiresAt),
+                    "finished_at": .optionalString(record.finishedAt),
                     "last_status": record.lastStatus.map { .int(Int64($0)) },
                     "last_error": .optionalString(record.lastError),
                 ])
             }),
         ])
+    }
+}
+
+extension OutboxState {
+    /// The `/alerts` view of this outbox. `pausedUntil`: receivers paused after a 429.
+    public func status(environment: OutboxEnvironment, now: Double, pausedUntil: [String: Double] = [:]) -> OutboxStatus {
+        func time(_ value: Double?) -> String? { value.map { AlertText.rfc3339($0) } }
+        return OutboxStatus(
+            clusterID: environment.payload.clusterID,
+            generatedAt: AlertText.rfc3339(now),
+            receivers: environment.receivers.map { receiver in
+                let health = health[receiver.name] ?? ReceiverHealth()
+                return OutboxStatus.Receiver(
+                    name: receiver.name, type: receiver.type.rawValue, endpointHost: receiver.endpointHost, secret: "<secret>",
+                    minSeverity: receiver.minSeverity.rawValue, sendResolved: receiver.sendResolved,
+                    pending: openCount(receiver: receiver.name), oldestPendingAgeSeconds: oldestOpenAge(receiver: receiver.name, now: now),
+                    lastSuccessAt: time(health.lastSuccessAt), failingSince: time(health.failingSince),
+                    pausedUntil: time(pausedUntil[receiver.name].flatMap { $0 > now ? $0 : nil }))
+            },
+            outbox: records.reversed().map { record in
+                OutboxStatus.Record(
+                    id: record.id, receiver: record.receiver, event: record.event.rawValue, dedupKey: record.dedupKey,
+                    rule: record.rule.isEmpty ? nil : record.rule, severity: record.severity.rawValue, summary: record.line,
+                    state: record.state.rawValue, attempts: record.attempts, degraded: record.degraded,
+                    createdAt: AlertText.rfc3339(record.createdAt),
+                    nextAttemptAt: record.state == .pending ? time(record.notBefore) : nil,
+                    expiresAt: record.state.isOpen ? time(record.expiresAt) : nil, finishedAt: time(record.finishedAt),
+                    lastStatus: record.lastStatus, lastError: record.lastError)
+            })
     }
 }

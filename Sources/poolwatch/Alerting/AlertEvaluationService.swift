@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import PoolWatchAlerts
 import PoolWatchCore
 import PoolWatchPostgres
 import ServiceLifecycle
@@ -76,12 +77,12 @@ struct AlertEvaluationService: Service {
                          metadata: ["directory": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
         }
         do {
-            guard let bytes = try DurableFile.read(stateFile) else { return }
+            guard let bytes = try StateFile.read(stateFile) else { return }
             let saved = try JSONDecoder().decode(AlertEngineState.self, from: Data(bytes))
             status.engine.withLock { $0!.restore(saved, at: WallClock.now()) }
             logger.info("alert state restored", metadata: ["instances": "\(saved.instances.count)", "file": "\(stateFile)"])
         } catch {
-            let aside = DurableFile.quarantine(stateFile, now: WallClock.now())
+            let aside = (try? StateFile.moveAside(stateFile, now: WallClock.now())) ?? "(could not move it)"
             logger.error("alert state file is corrupt; moved aside, starting empty",
                          metadata: ["file": "\(stateFile)", "moved_to": "\(aside)", "error": "\(error)"])
         }
@@ -91,19 +92,39 @@ struct AlertEvaluationService: Service {
         do {
             let state = status.engine.withLock { $0!.persistentState(at: now) }
             let data = try JSONEncoder().encode(state)
-            try DurableFile.write(Array(data), to: stateFile)
+            try StateFile.write(Array(data), to: stateFile)
         } catch {
             logger.error("cannot save alert state", metadata: ["file": "\(stateFile)", "error": "\(error)"])
         }
     }
 }
 
-/// The engine, shared between the evaluation loop and `/alerts`.
+extension AlertNotification {
+    /// What the notifier needs of a rule transition.
+    init(transition t: AlertTransition) {
+        self.init(
+            kind: t.kind == .fired ? .trigger : .resolve, alertName: t.ruleName,
+            severity: NotificationSeverity(rawValue: t.severity.rawValue) ?? .critical, identityLabels: t.identity.labels,
+            summary: t.annotations["summary"] ?? "", description: t.annotations["description"] ?? "",
+            runbookURL: t.annotations["runbook_url"], value: t.value, threshold: t.threshold,
+            startsAt: t.firedAt, at: t.resolvedAt ?? t.firedAt)
+    }
+}
+
+/// The engine and the notifier, shared between the evaluation loop and `/alerts`.
 final class AlertStatusBoard: Sendable {
     let engine = Mutex<AlertEngine?>(nil)
+    private let notifierBox = Mutex<Notifier?>(nil)
 
-    /// The alert instances as JSON for `/alerts` (no secrets: labels, annotations, states, times).
-    func json(at now: Double) -> [UInt8] {
+    var notifier: Notifier? {
+        get { notifierBox.withLock { $0 } }
+        set { notifierBox.withLock { $0 = newValue } }
+    }
+
+    /// The alert instances and the outbox as JSON for `/alerts` (no secrets: labels, annotations,
+    /// states, times, receiver names).
+    func json(at now: Double) async -> [UInt8] {
+        let outbox = await notifier?.status()
         let statuses = engine.withLock { $0?.alerts(at: now) ?? [] }
         let items: [AlertView] = statuses.map { status in
             AlertView(
@@ -116,11 +137,13 @@ final class AlertStatusBoard: Sendable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return Array((try? encoder.encode(AlertsDocument(alerts: items))) ?? Data("{}".utf8))
+        return Array((try? encoder.encode(AlertsDocument(alerts: items, outbox: outbox))) ?? Data("{}".utf8))
     }
 
     struct AlertsDocument: Encodable {
         var alerts: [AlertView]
+        /// Pending and recent deliveries; absent when no receiver is configured.
+        var outbox: OutboxStatus?
     }
 
     struct AlertView: Encodable {
