@@ -171,7 +171,8 @@ import Glibc
         let elapsed = clock.now - started
         #expect(error.code == .timeout)
         #expect(error.summary == "no complete response within 1s")
-        #expect(elapsed < .milliseconds(2500), "took \(elapsed)")
+        // The class, not the exact time (the machine may be loaded): long before the 8 s stall ends.
+        #expect(elapsed < .seconds(6), "took \(elapsed)")
     }
 
     @Test func stalledBodyHitsTheTotalTimeout() async throws {
@@ -181,7 +182,7 @@ import Glibc
         let started = clock.now
         let error = try await failure(request(server, timeout: .milliseconds(800)))
         #expect(error.code == .timeout)
-        #expect(clock.now - started < .milliseconds(2300))
+        #expect(clock.now - started < .seconds(6), "long before the 8 s stall ends")
     }
 
     @Test func oversizedBodyWithContentLengthIsCapped() async throws {
@@ -233,8 +234,9 @@ import Glibc
             return
         }
         #expect((failure as? CurlError)?.code == .cancelled)
-        // libcurl calls the progress callback about once a second while idle.
-        #expect(elapsed < .milliseconds(2500), "took \(elapsed)")
+        // libcurl calls the progress callback about once a second while idle; the class that matters is
+        // "aborted before the 6 s timeout", not the exact delay (the machine may be loaded).
+        #expect(elapsed < .milliseconds(5500), "took \(elapsed)")
     }
 
     @Test func alreadyCancelledTaskDoesNotSend() async throws {

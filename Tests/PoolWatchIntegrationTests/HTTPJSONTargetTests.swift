@@ -98,7 +98,7 @@ import Testing
         let clock = ContinuousClock()
         let started = clock.now
         let snapshot = await collector(server, timeout: 1).collectRound()
-        #expect(clock.now - started < .milliseconds(2500))
+        #expect(clock.now - started < .seconds(6), "long before the 8 s stall ends")
         #expect(!snapshot.up)
         #expect(snapshot.error?.contains("no complete response within 1s") == true, "\(snapshot.error ?? "")")
         #expect(snapshot.error?.contains("collection_timeout") == true)

@@ -124,7 +124,7 @@ struct PostgresCollectorTests {
         }
         #expect(pqError.kind == .cancelled)
         #expect(pqError.sqlState == "57014")
-        #expect(elapsed < .seconds(3), "cancelled after \(elapsed)")
+        #expect(elapsed < .seconds(8), "cancelled long before pg_sleep(10) ends, after \(elapsed)")
         #expect(conn.isOK, "a cancelled statement leaves the connection usable")
         #expect(try conn.exec("SELECT 1").rows == [["1"]])
     }
