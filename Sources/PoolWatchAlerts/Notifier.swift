@@ -18,7 +18,7 @@ import ServiceLifecycle
 /// - One log line per event; secrets never reach logs, the state file or metrics.
 ///
 /// ```swift
-/// let notifier = try Notifier(config: config.alerting, version: "1.0.0", executor: CurlThreadPool(threads: 2),
+/// let notifier = try Notifier(config: config.alerting, version: "1.0.0", executor: BlockingExecutor(threads: 2),
 ///                             logger: logger, publishMetrics: { store.publishExtra("notifier", families: $0) })
 /// // add `notifier` to the ServiceGroup; then, from the rule evaluator:
 /// await notifier.enqueue(notifications)

@@ -13,7 +13,7 @@ import Synchronization
 /// that function about once a second while a transfer is idle, so an abort can take up to ~1 s.
 ///
 /// ```swift
-/// let client = CurlClient(userAgent: "poolwatch/0.1.0", executor: CurlThreadPool(threads: 2))
+/// let client = CurlClient(userAgent: "poolwatch/0.1.0", executor: BlockingExecutor(threads: 2))
 /// let response = try await client.execute(.postJSON(url, displayName: "slack:oncall", body: payload))
 /// ```
 public struct CurlClient: Sendable {

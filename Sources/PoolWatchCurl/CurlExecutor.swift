@@ -3,8 +3,7 @@ import NIOPosix
 /// Where ``CurlClient`` runs its blocking `curl_easy_perform` calls: a dedicated thread pool, never
 /// Swift's cooperative pool (one thread per core; a transfer stalled there would stall everything).
 ///
-/// `PoolWatchPostgres.BlockingExecutor` has exactly this method and conforms, so collectors can share
-/// the per-target thread budget; the notifier uses its own ``CurlThreadPool``.
+/// ``BlockingExecutor`` is the implementation; the protocol lets tests substitute their own.
 public protocol CurlExecutor: Sendable {
     /// Runs `body` on a pool thread. When the calling task is cancelled while `body` runs, `onCancel`
     /// is called (the client uses it to abort the transfer). A task cancelled before `body` starts may
@@ -14,8 +13,13 @@ public protocol CurlExecutor: Sendable {
     ) async throws -> T
 }
 
-/// A small fixed-size thread pool for transfers (the notifier's: 2 threads are plenty at alert volumes).
-public final class CurlThreadPool: CurlExecutor {
+/// Runs blocking C calls (libpq queries, libcurl transfers) on a dedicated, fixed-size thread pool,
+/// never on Swift's cooperative pool (one thread per core: a blocked `PQexec` or a stalled transfer
+/// there would stall the HTTP server too).
+///
+/// The collectors get one thread per target plus one, so a hung target can block only its own
+/// thread; the notifier gets its own small pool (2 threads are plenty at alert volumes).
+public final class BlockingExecutor: CurlExecutor {
     private let pool: NIOThreadPool
 
     public init(threads: Int = 2) {
@@ -23,8 +27,10 @@ public final class CurlThreadPool: CurlExecutor {
         pool.start()
     }
 
+    /// Runs `body` on a pool thread. When the calling task is cancelled while `body` runs,
+    /// `onCancel` is called (e.g. `PQcancel`, or aborting a transfer) so the blocking call returns promptly.
     public func run<T: Sendable>(
-        _ body: @escaping @Sendable () throws -> T, onCancel: @escaping @Sendable () -> Void
+        _ body: @escaping @Sendable () throws -> T, onCancel: @escaping @Sendable () -> Void = {}
     ) async throws -> T {
         try await withTaskCancellationHandler {
             try await pool.runIfActive(body)
@@ -33,7 +39,7 @@ public final class CurlThreadPool: CurlExecutor {
         }
     }
 
-    /// Waits for running transfers to finish and stops the threads.
+    /// Waits for running work to finish and stops the threads.
     public func shutdown() async {
         try? await pool.shutdownGracefully()
     }

@@ -3,7 +3,6 @@ import PoolWatchCurl
 
 /// The per-target thread pool runs curl transfers too, so an `http_json` target counts against the same
 /// budget as a libpq target (one thread each, plus one).
-extension BlockingExecutor: CurlExecutor {}
 
 /// Collects one `kind: http_json` target: GETs the application's pool-stats document each round and maps
 /// it with ``HTTPJSONPoolCollector``.

@@ -1,6 +1,7 @@
 import Logging
 import PoolWatchCore
 import Synchronization
+import PoolWatchCurl
 
 /// Collects one libpq-speaking target (PostgreSQL, PgBouncer, Pgpool-II) over one persistent connection.
 ///

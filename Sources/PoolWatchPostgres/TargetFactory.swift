@@ -1,4 +1,5 @@
 import PoolWatchCore
+import PoolWatchCurl
 
 /// Builds the collector for a configured target.
 public enum TargetFactory {

@@ -54,7 +54,7 @@ struct Run: AsyncParsableCommand {
         let stateFile = config.alerting.stateDirectory + "/alerts.json"
 
         // Paging: the durable outbox and the Slack / PagerDuty notifier, when receivers are configured.
-        let curlPool = CurlThreadPool(threads: 2)
+        let curlPool = BlockingExecutor(threads: 2)
         var notifier: Notifier?
         if config.alerting.isEnabled {
             do {

@@ -32,7 +32,7 @@ struct TestNotificationCommand: AsyncParsableCommand {
             printError("no receiver named \"\(receiver)\" (configured: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
             throw ExitCode(2)
         }
-        let pool = CurlThreadPool(threads: 1)
+        let pool = BlockingExecutor(threads: 1)
         let client = CurlClient(userAgent: "poolwatch/\(PoolwatchCommand.version)", executor: pool)
         let context = PayloadContext(clusterID: config.alerting.clusterID, clientURL: config.alerting.clientURL,
                                      version: PoolwatchCommand.version)

@@ -11,7 +11,7 @@ import Glibc
 /// application's stats endpoint can give, and the ways a transfer can fail. Needs no external service,
 /// so these tests always run.
 @Suite struct CurlClientTests {
-    static let pool = CurlThreadPool(threads: 4)
+    static let pool = BlockingExecutor(threads: 4)
     static let client = CurlClient(userAgent: "poolwatch/test", executor: pool)
     /// Stands in for a secret path segment (a Slack webhook's): it must never appear in an error.
     static let secretPath = "/services/T0001/B0001/s3cretW3bh00kT0ken"

@@ -2,6 +2,7 @@ import Foundation
 import PoolWatchCore
 import PoolWatchPostgres
 import Testing
+import PoolWatchCurl
 
 /// What `scripts/test` started for the integration tests: a PostgreSQL with pg_stat_statements on a
 /// loopback port (PGHOST/PGPORT/PGUSER), a scratch dir (PW_TMP) and the built binary (POOLWATCH_BIN).

@@ -61,7 +61,15 @@ struct PagingEndToEndTests {
         #expect(trigger.body.contains("postgres/postgres"), "the page names the pool")
         #expect(slack.received.first?.body.contains("postgres/postgres") == true)
 
-        // SIGKILL while firing; the restarted process must not page again.
+        // SIGKILL while firing, once both deliveries are recorded in the outbox (a kill between the
+        // receiver's answer and that record may resend once, by design; that case has its own test);
+        // the restarted process must not page again.
+        #expect(await eventually(10) {
+            let text = poolwatch!.metrics()
+            return text.contains(#"poolwatch_notifier_deliveries_total{receiver="pd",outcome="delivered"} 1"#)
+                && text.contains(#"poolwatch_notifier_deliveries_total{receiver="chat",outcome="delivered"} 1"#)
+        })
+        try await Task.sleep(for: .seconds(1))
         #expect(poolwatch!.stop(signal: SIGKILL) != nil)
         let firstLog = poolwatch!.log
         poolwatch = nil

@@ -1,5 +1,6 @@
 import Foundation
 import PoolWatchCore
+import PoolWatchCurl
 import PoolWatchPostgres
 import Testing
 
