@@ -110,7 +110,7 @@ public enum PoolModel {
     /// The effective server-connection limit of a pool of `database` (formula in the type's doc).
     static func pgbouncerLimit(database: String, _ index: FamilyIndex) -> Double? {
         func fromDatabase(_ family: String) -> Double? {
-            index.samples(family).first { $0.label("name") == database }?.value
+            index.databaseValue(family, name: database)
         }
         guard let poolSize = fromDatabase("pgbouncer_databases_pool_size") ?? index.value("pgbouncer_config_default_pool_size")
         else { return nil }
@@ -144,10 +144,23 @@ public enum PoolModel {
     /// Samples by family name.
     struct FamilyIndex {
         private var byName: [String: [Sample]] = [:]
+        /// `pgbouncer_databases_*` values by family, then by the `name` label (the first row wins), so the
+        /// per-pool limit lookup is O(1): a linear search made 1,000 pools cost a million comparisons.
+        private var databases: [String: [String: Double]] = [:]
 
         init(_ families: [MetricFamily]) {
             for family in families { byName[family.name, default: []].append(contentsOf: family.samples) }
+            for (name, samples) in byName where name.hasPrefix("pgbouncer_databases_") {
+                var values: [String: Double] = [:]
+                for sample in samples {
+                    guard let database = sample.label("name"), values[database] == nil else { continue }
+                    values[database] = sample.value
+                }
+                databases[name] = values
+            }
         }
+
+        func databaseValue(_ family: String, name: String) -> Double? { databases[family]?[name] }
 
         func samples(_ name: String) -> [Sample] { byName[name] ?? [] }
 
