@@ -41,33 +41,24 @@ struct StructuredLogHandler: LogHandler {
     static func logfmt(_ fields: [(String, String)]) -> String {
         fields.map { key, value in
             let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline || $0 == "\\" }
-            return needsQuotes ? "\(key)=\"\(escape(value))\"" : "\(key)=\(value)"
+                || value.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+            guard needsQuotes else { return "\(key)=\(value)" }
+            var quoted = ""
+            OrderedJSON.writeString(value, into: &quoted)
+            return "\(key)=\(quoted)"
         }.joined(separator: " ")
     }
 
+    /// One JSON object per line; strings escaped by the same writer as the alert payloads.
     static func json(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\"\(escape($0.0))\":\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
-    }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
+        var out = "{"
+        for (index, (key, value)) in fields.enumerated() {
+            if index > 0 { out += "," }
+            OrderedJSON.writeString(key, into: &out)
+            out += ":"
+            OrderedJSON.writeString(value, into: &out)
         }
-        return out
+        return out + "}"
     }
 
     static func timestamp() -> String {
