@@ -59,7 +59,11 @@ let package = Package(
         // libcurl HTTP client (used by alert delivery).
         .target(
             name: "PoolWatchCurl",
-            dependencies: ["CCurl", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "CCurl",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Alert delivery: durable outbox, notifier service (Slack, PagerDuty) over PoolWatchCurl.
@@ -107,7 +111,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolWatchIntegrationTests",
-            dependencies: ["PoolWatchCore", "PoolWatchPostgres", "PoolWatchCurl", "PoolWatchAlerts"],
+            dependencies: [
+                "PoolWatchCore", "PoolWatchPostgres", "PoolWatchCurl", "PoolWatchAlerts",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

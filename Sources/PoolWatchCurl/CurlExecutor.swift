@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// Where ``CurlClient`` runs its blocking `curl_easy_perform` calls: a dedicated thread pool, never
@@ -32,9 +33,17 @@ public final class BlockingExecutor: CurlExecutor {
     public func run<T: Sendable>(
         _ body: @escaping @Sendable () throws -> T, onCancel: @escaping @Sendable () -> Void = {}
     ) async throws -> T {
-        try await withTaskCancellationHandler {
-            try await pool.runIfActive(body)
+        // A cancel that lands while the work item still waits for a thread would reach `onCancel`
+        // while nothing runs (a `PQcancel` with no statement is a no-op) and the statement would then
+        // run to completion; the flag makes such an item throw instead of starting.
+        let cancelled = NIOLockedValueBox(false)
+        return try await withTaskCancellationHandler {
+            try await pool.runIfActive {
+                if cancelled.withLockedValue({ $0 }) { throw CancellationError() }
+                return try body()
+            }
         } onCancel: {
+            cancelled.withLockedValue { $0 = true }
             onCancel()
         }
     }

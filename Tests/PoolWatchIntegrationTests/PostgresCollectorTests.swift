@@ -114,8 +114,20 @@ struct PostgresCollectorTests {
         let conn = try Env.connect(Env.dsn())
         let clock = ContinuousClock()
         let start = clock.now
-        let query = Task { try await Env.executor.run({ try conn.exec("SELECT pg_sleep(10)") }, onCancel: { conn.cancel() }) }
-        try await Task.sleep(for: .milliseconds(300))
+        let marker = "cancel-me-\(UInt32.random(in: 0 ... .max))"
+        let query = Task { try await Env.executor.run({ try conn.exec("SELECT pg_sleep(10) -- \(marker)") }, onCancel: { conn.cancel() }) }
+        // Cancel only once the statement is running: a cancel before the work item starts is the
+        // executor's other path (a CancellationError), tested in the unit tests.
+        let observer = try Env.connect(Env.dsn())
+        var running = false
+        for _ in 0 ..< 100 where !running {
+            let rows = try observer.exec(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%\(marker)' AND pid <> pg_backend_pid()"
+            ).rows
+            running = rows == [["1"]]
+            if !running { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(running, "the statement shows up as active in pg_stat_activity")
         query.cancel()
         let result = await query.result
         let elapsed = clock.now - start
