@@ -12,7 +12,8 @@ let package = Package(
     name: "poolwatch",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "poolwatch", targets: ["poolwatch"])
+        .executable(name: "poolwatch", targets: ["poolwatch"]),
+        .executable(name: "poolwatch-microbench", targets: ["poolwatch-microbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -85,6 +86,12 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Micro-benchmarks of the hot pure code (scripts/bench runs the release build).
+        .executableTarget(
+            name: "poolwatch-microbench",
+            dependencies: ["PoolWatchCore"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -52,6 +52,7 @@ pw_make_tmp() {
 }
 
 # Starts PostgreSQL on a free loopback port with pg_stat_statements; exports PGHOST, PGPORT, PGUSER.
+# Extra postgresql.conf lines come from $PW_PG_EXTRA.
 pw_start_postgres() {
     local bin; bin=$(pw_pg_bin)
     PW_PG_PORT=${PW_PG_PORT:-$(pw_free_port)}
@@ -68,6 +69,7 @@ track_io_timing = on
 max_connections = ${PW_PG_MAX_CONNECTIONS:-200}
 fsync = off
 logging_collector = off
+${PW_PG_EXTRA:-}
 CONF
     pw_as_pg "$bin/pg_ctl" -D "$PW_PGDATA" -l "$PW_TMP/postgres.log" -w -t 60 start >/dev/null \
         || { cat "$PW_TMP/postgres.log" >&2; return 1; }
@@ -83,12 +85,14 @@ pw_stop_postgres() {
 }
 
 # Starts PgBouncer in front of PostgreSQL. Extra pgbouncer.ini [pgbouncer] lines come from $PW_PGB_EXTRA,
-# extra [databases] lines from $PW_PGB_DATABASES.
+# extra [databases] lines from $PW_PGB_DATABASES, extra stats users (trusted, no password) from $PW_PGB_USERS.
 pw_start_pgbouncer() {
     PW_PGB_PORT=${PW_PGB_PORT:-$(pw_free_port)}
     local dir="$PW_TMP/pgbouncer"
     mkdir -p "$dir"
-    echo '"postgres" ""' >"$dir/userlist.txt"
+    local user
+    : >"$dir/userlist.txt"
+    for user in postgres ${PW_PGB_USERS:-}; do echo "\"$user\" \"\"" >>"$dir/userlist.txt"; done
     cat >"$dir/pgbouncer.ini" <<INI
 [databases]
 postgres = host=127.0.0.1 port=$PW_PG_PORT dbname=postgres
@@ -100,7 +104,7 @@ unix_socket_dir = $dir
 auth_type = trust
 auth_file = $dir/userlist.txt
 admin_users = postgres
-stats_users = postgres
+stats_users = postgres${PW_PGB_USERS:+, ${PW_PGB_USERS// /, }}
 pool_mode = ${PW_PGB_POOL_MODE:-transaction}
 default_pool_size = ${PW_PGB_POOL_SIZE:-2}
 max_client_conn = 500

@@ -73,8 +73,14 @@ final class FakeReceiver: Sendable {
         let script = Script(answers, fallback: fallback)
         self.script = script
         self.path = path
+        let prefix = Self.ownPrefix(of: path)
         server = try LoopbackHTTPServer { request in
             let body = String(decoding: request.body, as: UTF8.self)
+            // Tests run in parallel, and a port one test's receiver released can be handed to
+            // another's: a notifier of the first still retrying must not land in this record.
+            guard request.path.hasPrefix(prefix) else {
+                return .send(status: 404, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("no_service".utf8))
+            }
             let answer = script.state.withLock { state -> Answer in
                 state.received.append(Received(at: .now, method: request.method, path: request.path,
                                                contentType: request.header("Content-Type"), body: body))
@@ -85,7 +91,15 @@ final class FakeReceiver: Sendable {
     }
 
     static func slack(_ answers: [Answer] = [], then fallback: Answer = .slackOK) throws -> FakeReceiver {
-        try FakeReceiver(path: "/services/T0001/B0001/\(slackToken)", answers: answers, fallback: fallback)
+        let instance = String(UInt32.random(in: 0x1000_0000 ... .max), radix: 16, uppercase: true)
+        return try FakeReceiver(path: "/services/T0001/B\(instance)/\(slackToken)", answers: answers, fallback: fallback)
+    }
+
+    /// The part of `path` that only this receiver's clients use: a Slack webhook's path up to the
+    /// token (the B… part is unique per receiver); PagerDuty's fixed path otherwise.
+    private static func ownPrefix(of path: String) -> String {
+        guard path.hasPrefix("/services/"), let cut = path.lastIndex(of: "/") else { return path }
+        return String(path[...cut])
     }
 
     static func pagerDuty(_ answers: [Answer] = [], then fallback: Answer = .pagerDutyAccepted) throws -> FakeReceiver {

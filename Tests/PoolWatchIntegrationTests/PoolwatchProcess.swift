@@ -12,17 +12,47 @@ final class PoolwatchProcess: @unchecked Sendable {
     let configPath: String
     private var exitStatus: Int32?
 
+    /// Without `fixedPort`, poolwatch listens on port 0 and the port it got is read from its
+    /// `listening` log line: a port picked free beforehand can be taken by any of the parallel
+    /// tests' connections before poolwatch binds it ("Address already in use").
     init(configYAML: (Int) -> String, name: String, port fixedPort: Int? = nil, arguments: [String] = []) throws {
-        port = fixedPort ?? freePort()
         directory = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName(name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configPath = directory + "/poolwatch.yml"
-        var yaml = configYAML(port)
+        var yaml = configYAML(fixedPort ?? 0)
         // Each process gets its own alert state, never the shared default /var/lib/poolwatch.
         if !yaml.contains("state_dir:") { yaml += "\nalerting:\n  state_dir: \(directory)/state\n" }
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         logPath = directory + "/poolwatch.log"
         pid = try spawn([IntegrationEnvironment.binary, "--config", configPath] + arguments, output: logPath)
+        if let fixedPort {
+            port = fixedPort
+        } else {
+            var found: Int?
+            let deadline = Date().addingTimeInterval(20)
+            while found == nil, Date() < deadline {
+                found = Self.listeningPort(in: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+                if found == nil { usleep(20_000) }
+            }
+            guard let found else {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, nil, 0)
+                throw PrivateCluster.ClusterError(message: "poolwatch did not log a listening address within 20 s:\n"
+                                   + ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""))
+            }
+            port = found
+        }
+    }
+
+    /// The port of the first `listening` log line (logfmt `address=127.0.0.1:9646` or JSON
+    /// `"address":"127.0.0.1:9646"`).
+    static func listeningPort(in log: String) -> Int? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("listening") && $0.contains("address") }),
+              let range = line.range(of: "address") else { return nil }
+        let rest = line[range.upperBound...].drop { $0 == "=" || $0 == "\"" || $0 == ":" }
+        let address = rest.prefix { !$0.isWhitespace && $0 != "\"" && $0 != "," }
+        guard let colon = address.lastIndex(of: ":") else { return nil }
+        return Int(address[address.index(after: colon)...])
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
