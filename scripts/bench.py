@@ -107,11 +107,16 @@ class Exporter:
             response = self.conn.getresponse()
         return response.status, response.read()
 
-    def rss_mib(self):
+    def rss_mib(self, field="VmRSS"):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
+
+    def anon_mib(self):
+        """The anonymous part of RSS (heap, stacks): RSS without the mapped code and data of the binary
+        and its libraries, which are clean file pages the kernel can drop and share."""
+        return self.rss_mib("RssAnon")
 
     def cpu_seconds(self):
         with open(f"/proc/{self.proc.pid}/stat") as f:
@@ -281,18 +286,12 @@ def measure(exporter, servers, throughput=True):
     result["plain_kib"], result["gzip_kib"] = len(plain) / 1024, len(gz) / 1024
 
     sql_before, logins_before, cpu_before = servers.sql_by_role(), servers.logins(), exporter.cpu_seconds()
-    times, rounds, rounds_ms = [], set(), {"pg": [], "bouncer": []}
+    times = []
     started = time.perf_counter()
     while len(times) < SEQUENTIAL and time.perf_counter() - started < SEQUENTIAL_BUDGET:
         t = time.perf_counter()
-        _, body = exporter.scrape()
+        exporter.scrape()
         times.append((time.perf_counter() - t) * 1000)
-        if exporter.name == "poolwatch":
-            last = LAST_RE.search(body)
-            if last and last.group(1) not in rounds:
-                rounds.add(last.group(1))
-                for target, seconds in ROUND_RE.findall(body):
-                    rounds_ms[target.decode()].append(float(seconds) * 1000)
     window = time.perf_counter() - started
     n = len(times)
     sql_after, logins_after, cpu_after = servers.sql_by_role(), servers.logins(), exporter.cpu_seconds()
@@ -305,22 +304,46 @@ def measure(exporter, servers, throughput=True):
         logins_per_scrape=(logins_after[exporter.name] - logins_before[exporter.name]) / n,
         window_s=window)
     if exporter.name == "poolwatch":
-        # Rounds run on their own clock: SQL is counted per round. A scrape adds none; the check is
-        # that the window's statements are whole rounds' worth.
-        r = max(1, len(rounds) - 1)
-        result.update(rounds=len(rounds), sql_per_round=calls / r, pg_ms_per_round=pg_ms / r,
-                      round_pg_ms=statistics.median(rounds_ms["pg"]) if rounds_ms["pg"] else float("nan"),
-                      round_bouncer_ms=statistics.median(rounds_ms["bouncer"]) if rounds_ms["bouncer"] else float("nan"))
+        # Rounds run on their own clock, not per scrape: their cost is measured over whole rounds.
+        result.update(round_cost(exporter, servers))
     else:
         result.update(sql_per_scrape=calls / n, pg_ms_per_scrape=pg_ms / n)
     if throughput:
         result["rps"] = wrk(exporter.port)
-    result["rss_mib"] = exporter.rss_mib()
+    result["rss_mib"], result["anon_mib"] = exporter.rss_mib(), exporter.anon_mib()
     return result
 
 
+def round_of(exporter):
+    """The finish time of poolwatch's last PostgreSQL round and the durations (ms) of both targets' last rounds."""
+    body = exporter.scrape()[1]
+    return LAST_RE.search(body).group(1), {t.decode(): float(v) * 1000 for t, v in ROUND_RE.findall(body)}
+
+
+def round_cost(exporter, servers, rounds=3):
+    """poolwatch's SQL statements, PostgreSQL time and round durations over `rounds` whole rounds."""
+    last, _ = round_of(exporter)
+    while round_of(exporter)[0] == last:
+        time.sleep(0.02)
+    before, durations = servers.sql_by_role()["poolwatch"], {"pg": [], "bouncer": []}
+    for _ in range(rounds):
+        last, _ = round_of(exporter)
+        while True:
+            time.sleep(0.02)
+            now, latest = round_of(exporter)
+            if now != last:
+                break
+        for target, ms in latest.items():
+            durations[target].append(ms)
+    after = servers.sql_by_role()["poolwatch"]
+    return dict(sql_per_round=(after[0] - before[0]) / rounds, pg_ms_per_round=(after[1] - before[1]) / rounds,
+                round_pg_ms=statistics.median(durations["pg"]), round_bouncer_ms=statistics.median(durations["bouncer"]))
+
+
 def wrk(port):
-    out = subprocess.run(["wrk", "-t2", "-c10", f"-d{WRK_SECONDS}s", "--timeout", "30s", f"http://127.0.0.1:{port}/metrics"],
+    # With Accept-Encoding: gzip, as Prometheus scrapes (the Python exporter ignores it).
+    out = subprocess.run(["wrk", "-t2", "-c10", f"-d{WRK_SECONDS}s", "--timeout", "30s", "-H", "Accept-Encoding: gzip",
+                          f"http://127.0.0.1:{port}/metrics"],
                          capture_output=True, text=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return float(match.group(1)) if match else float("nan")
@@ -397,7 +420,7 @@ def one_run(run, servers, floors):
     try:
         # Base point: every figure, for every exporter.
         for e in all_exporters:
-            results[("base", e.name, "warm_rss")] = e.rss_mib()
+            results[("base", e.name, "warm_rss")], results[("base", e.name, "warm_anon")] = e.rss_mib(), e.anon_mib()
         for e in all_exporters:
             log(f"base: {e.name}")
             results[("base", e.name)] = measure(e, servers)
@@ -408,7 +431,7 @@ def one_run(run, servers, floors):
             for _ in range(LONG_SCRAPES):
                 e.scrape(gzip=True)
             results[("base", e.name, "long_s")] = time.perf_counter() - started
-            results[("base", e.name, "long_rss")] = e.rss_mib()
+            results[("base", e.name, "long_rss")], results[("base", e.name, "long_anon")] = e.rss_mib(), e.anon_mib()
 
         for pools in POOL_POINTS:
             open_pools(pools, state)
@@ -417,8 +440,10 @@ def one_run(run, servers, floors):
                 log(f"{pools} pools: {name}")
                 results[("pools", pools, name)] = measure(by_name[name], servers)
             if run == 0:
-                with pg(dbname="pgbouncer", port=PGB_PORT) as conn:
-                    floors[("pools", pools)] = timed_run(conn, poolwatch_statements("pgbouncer"))
+                # (No `with conn:` here: psycopg2 2.9 sends BEGIN there, which the console refuses.)
+                conn = pg(dbname="pgbouncer", port=PGB_PORT)
+                floors[("pools", pools)] = timed_run(conn, poolwatch_statements("pgbouncer"))
+                conn.close()
 
         for count in STATEMENT_POINTS:
             make_statements(servers, count)
@@ -515,9 +540,11 @@ def report(runs, floors, micro, header_line):
     rows = []
     for name in (pw, pe, pb):
         rows.append([name, fmt(m(("base", name, "warm_rss")), 1), fmt(m(("base", name, "long_rss")), 1),
+                     fmt(m(("base", name, "warm_anon")), 1), fmt(m(("base", name, "long_anon")), 1),
                      fmt(m(("base", name, "long_s")), 2)])
-    out.append(table(f"Memory: RSS MiB after warm-up and after {LONG_SCRAPES} gzip scrapes",
-                     ["exporter", "RSS warm", f"RSS after {LONG_SCRAPES}", f"{LONG_SCRAPES} scrapes took s"], rows))
+    out.append(table(f"Memory: MiB after warm-up and after {LONG_SCRAPES} gzip scrapes (RSS, and its anonymous part: heap and stacks)",
+                     ["exporter", "RSS warm", f"RSS after {LONG_SCRAPES}", "anon warm", f"anon after {LONG_SCRAPES}",
+                      f"{LONG_SCRAPES} scrapes took s"], rows))
 
     rows = []
     for pools in POOL_POINTS:
@@ -526,10 +553,10 @@ def report(runs, floors, micro, header_line):
                      fmt(floors.get(("pools", pools), float("nan")) * 1000, 1),
                      fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 2), "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0),
                      fmt(m(a, "rps"), 0), fmt(m(b, "rps"), 1), fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1),
-                     fmt(m(b, "logins_per_scrape"), 2)])
+                     fmt(m(a, "anon_mib"), 1), fmt(m(b, "anon_mib"), 1), fmt(m(b, "logins_per_scrape"), 2)])
     out.append(table("PgBouncer pools: poolwatch vs prometheus-pgbouncer-exporter",
                      ["pools", "pw series", "peer series", "pw round ms", "floor ms (same SHOWs, one session)", "pw p50 ms",
-                      "peer p50 ms", "p50 ratio", "pw req/s", "peer req/s", "pw RSS", "peer RSS", "peer logins/scrape"], rows))
+                      "peer p50 ms", "p50 ratio", "pw req/s", "peer req/s", "pw RSS", "peer RSS", "pw anon", "peer anon", "peer logins/scrape"], rows))
 
     rows = []
     for count in STATEMENT_POINTS:
@@ -538,10 +565,10 @@ def report(runs, floors, micro, header_line):
                      fmt(m(a, "round_pg_ms"), 1), fmt(floors.get(("statements", count), float("nan")) * 1000, 1),
                      fmt(m(a, "pg_ms_per_round"), 2), fmt(m(b, "pg_ms_per_scrape"), 2),
                      fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 1), "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0),
-                     fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1)])
+                     fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1), fmt(m(a, "anon_mib"), 1), fmt(m(b, "anon_mib"), 1)])
     out.append(table("pg_stat_statements entries: poolwatch (top-N) vs postgres_exporter (queries.yaml)",
                      ["statements", "entries", "pw series", "peer series", "pw round ms", "floor ms", "pw PG ms/round",
-                      "peer PG ms/scrape", "pw p50 ms", "peer p50 ms", "p50 ratio", "pw RSS", "peer RSS"], rows))
+                      "peer PG ms/scrape", "pw p50 ms", "peer p50 ms", "p50 ratio", "pw RSS", "peer RSS", "pw anon", "peer anon"], rows))
 
     rows = []
     for count in BACKEND_POINTS:
@@ -549,10 +576,11 @@ def report(runs, floors, micro, header_line):
         rows.append([count, fmt(m(a, "series"), 0), fmt(m(b, "series"), 0), fmt(m(a, "round_pg_ms"), 1),
                      fmt(floors.get(("backends", count), float("nan")) * 1000, 1), fmt(m(a, "pg_ms_per_round"), 2),
                      fmt(m(b, "pg_ms_per_scrape"), 2), fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 1),
-                     "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0), fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1)])
+                     "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0), fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1),
+                     fmt(m(a, "anon_mib"), 1), fmt(m(b, "anon_mib"), 1)])
     out.append(table("Idle backends: poolwatch vs postgres_exporter",
                      ["idle backends", "pw series", "peer series", "pw round ms", "floor ms", "pw PG ms/round",
-                      "peer PG ms/scrape", "pw p50 ms", "peer p50 ms", "p50 ratio", "pw RSS", "peer RSS"], rows))
+                      "peer PG ms/scrape", "pw p50 ms", "peer p50 ms", "p50 ratio", "pw RSS", "peer RSS", "pw anon", "peer anon"], rows))
 
     out.append("## Micro-benchmarks (release build, medians)\n\n" + micro)
     return "\n".join(out)

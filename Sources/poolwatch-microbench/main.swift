@@ -11,10 +11,10 @@ import PoolWatchCore
 import Glibc
 #endif
 
+/// One benchmark: `prepare` builds its input (not timed) and returns a description and the timed body.
 struct Bench {
     let name: String
-    let detail: String
-    let body: () -> Void
+    let prepare: () throws -> (detail: String, body: () -> Void)
 }
 
 func median(_ values: [Double]) -> Double {
@@ -22,19 +22,19 @@ func median(_ values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
-func run(_ bench: Bench, iterations: Int) {
-    bench.body()  // warm-up
+func run(_ bench: Bench, iterations: Int) throws {
+    let (detail, body) = try bench.prepare()
+    body()  // warm-up
     let clock = ContinuousClock()
     var millis: [Double] = []
     for _ in 0 ..< iterations {
         let started = clock.now
-        bench.body()
+        body()
         let elapsed = clock.now - started
         millis.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
     }
-    let line = "\(bench.name) (\(bench.detail)): median \(format(median(millis))) ms, min \(format(millis.min()!)) ms, "
-        + "max \(format(millis.max()!)) ms over \(iterations)"
-    print(line)
+    print("\(bench.name) (\(detail)): median \(format(median(millis))) ms, min \(format(millis.min()!)) ms, "
+          + "max \(format(millis.max()!)) ms over \(iterations)")
 }
 
 func format(_ value: Double) -> String {
@@ -134,36 +134,44 @@ while let argument = arguments.popFirst() {
     }
 }
 
-let snapshot = syntheticFamilies(series: 10_000)
-let encoded = TextEncoder().encode(snapshot)
-let pgbouncerInputs = pgbouncerResults(pools: 1000)
-let poolFamilies = pgbouncerRound(pgbouncerInputs)
-let poolSeries = poolFamilies.reduce(0) { $0 + $1.samples.count }
-
-let rules = try BuiltinRules.rules()
-var engine = AlertEngine(rules: rules)
-var now = 1_800_000_000.0
-for _ in 0 ..< 20 {
-    now += 15
-    _ = engine.step(poolFamilies, at: now)
-}
-
 let benches = [
-    Bench(name: "encode", detail: "10,000 series, \(encoded.bytes.count / 1024) KiB of text") {
-        precondition(TextEncoder().encode(snapshot).seriesCount == encoded.seriesCount)
+    Bench(name: "encode") {
+        let snapshot = syntheticFamilies(series: 10_000)
+        let encoded = TextEncoder().encode(snapshot)
+        return ("10,000 series, \(encoded.bytes.count / 1024) KiB of text", {
+            precondition(TextEncoder().encode(snapshot).seriesCount == encoded.seriesCount)
+        })
     },
-    Bench(name: "gzip", detail: "the same \(encoded.bytes.count / 1024) KiB, level 1, once per round") {
-        precondition(!GzipPrefix(body: encoded.bytes).finished(tail: []).isEmpty)
+    Bench(name: "gzip") {
+        let bytes = TextEncoder().encode(syntheticFamilies(series: 10_000)).bytes
+        return ("the same \(bytes.count / 1024) KiB, level 1, once per round", {
+            precondition(!GzipPrefix(body: bytes).finished(tail: []).isEmpty)
+        })
     },
-    Bench(name: "pgbouncer-round", detail: "mapping 1,000 pools' SHOW results + pool model, \(poolSeries) series") {
-        precondition(!pgbouncerRound(pgbouncerInputs).isEmpty)
+    Bench(name: "pgbouncer-round") {
+        let inputs = pgbouncerResults(pools: 1000)
+        let series = pgbouncerRound(inputs).reduce(0) { $0 + $1.samples.count }
+        return ("mapping 1,000 pools' SHOW results + pool model, \(series) series", {
+            precondition(!pgbouncerRound(inputs).isEmpty)
+        })
     },
-    Bench(name: "rules", detail: "\(rules.count) built-in rules over 1,000 pools (\(poolSeries) series), one evaluation step") {
-        now += 15
-        _ = engine.step(poolFamilies, at: now)
+    Bench(name: "rules") {
+        let families = pgbouncerRound(pgbouncerResults(pools: 1000))
+        let rules = try BuiltinRules.rules()
+        var engine = AlertEngine(rules: rules)
+        var now = 1_800_000_000.0
+        for _ in 0 ..< 20 {  // history for the range functions and `for:` durations
+            now += 15
+            _ = engine.step(families, at: now)
+        }
+        let series = families.reduce(0) { $0 + $1.samples.count }
+        return ("\(rules.count) built-in rules over 1,000 pools (\(series) series), one evaluation step", {
+            now += 15
+            _ = engine.step(families, at: now)
+        })
     },
 ]
 
 for bench in benches where selected.isEmpty || selected.contains(bench.name) {
-    run(bench, iterations: iterations)
+    try run(bench, iterations: iterations)
 }

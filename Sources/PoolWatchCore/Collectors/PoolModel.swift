@@ -75,18 +75,29 @@ public enum PoolModel {
     static let adminDatabase = "pgbouncer"
 
     static func pgbouncerPools(_ index: FamilyIndex, into output: inout Output) {
+        // Pools in first-seen order, each with its columns by position in `poolColumns` (a dictionary
+        // keyed by column name per pool was a third of a 1,000-pool round).
         var order: [[String]] = []
-        var pools: [[String]: [String: Double]] = [:]
-        for (family, column) in poolColumns {
+        var slots: [[String]: Int] = [:]
+        var columns: [[Double?]] = []
+        for (position, (family, _)) in poolColumns.enumerated() {
             for sample in index.samples(family) {
                 let key = [sample.label("database") ?? "", sample.label("user") ?? ""]
                 guard key[0] != adminDatabase else { continue }
-                if pools[key] == nil { order.append(key) }
-                pools[key, default: [:]][column] = sample.value
+                let slot: Int
+                if let existing = slots[key] {
+                    slot = existing
+                } else {
+                    slot = order.count
+                    slots[key] = slot
+                    order.append(key)
+                    columns.append([Double?](repeating: nil, count: poolColumns.count))
+                }
+                columns[slot][position] = sample.value
             }
         }
-        for key in order {
-            let pool = pools[key]!
+        for (slot, key) in order.enumerated() {
+            let pool = PoolRow(values: columns[slot])
             let labels = [Label("kind", "pgbouncer"), Label("pool", key[0] + "/" + key[1]),
                           Label("database", key[0]), Label("user", key[1])]
             output.clients(labels, active: pool["cl_active"], waiting: pool["cl_waiting"])
@@ -105,6 +116,17 @@ public enum PoolModel {
                 output.saturated(labels, waiting > 0 && idle == 0 && occupied >= limit)
             }
         }
+    }
+
+    /// One pool's `SHOW POOLS` values, read by column name.
+    struct PoolRow {
+        var values: [Double?]
+
+        /// Position of each column of `poolColumns`.
+        static let positions: [String: Int] = Dictionary(
+            uniqueKeysWithValues: poolColumns.enumerated().map { ($0.element.column, $0.offset) })
+
+        subscript(_ column: String) -> Double? { Self.positions[column].flatMap { values[$0] } }
     }
 
     /// The effective server-connection limit of a pool of `database` (formula in the type's doc).
@@ -150,7 +172,8 @@ public enum PoolModel {
 
         init(_ families: [MetricFamily]) {
             for family in families { byName[family.name, default: []].append(contentsOf: family.samples) }
-            for (name, samples) in byName where name.hasPrefix("pgbouncer_databases_") {
+            for name in Self.databaseFamilies {
+                guard let samples = byName[name] else { continue }
                 var values: [String: Double] = [:]
                 for sample in samples {
                     guard let database = sample.label("name"), values[database] == nil else { continue }
@@ -159,6 +182,11 @@ public enum PoolModel {
                 databases[name] = values
             }
         }
+
+        /// The `pgbouncer_databases_*` families `pgbouncerLimit` reads.
+        static let databaseFamilies = [
+            "pgbouncer_databases_pool_size", "pgbouncer_databases_reserve_pool", "pgbouncer_databases_max_connections",
+        ]
 
         func databaseValue(_ family: String, name: String) -> Double? { databases[family]?[name] }
 

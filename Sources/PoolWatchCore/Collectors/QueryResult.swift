@@ -13,9 +13,15 @@ public struct QueryResult: Sendable, Equatable {
 
     /// Rows with by-name access. Unknown columns read as `nil`.
     public var namedRows: [Row] {
+        let index = columnIndex
+        return rows.map { Row(index: index, cells: $0) }
+    }
+
+    /// Column name → position (the first, if a name repeats).
+    public var columnIndex: [String: Int] {
         var index: [String: Int] = [:]
         for (position, name) in columns.enumerated() where index[name] == nil { index[name] = position }
-        return rows.map { Row(index: index, cells: $0) }
+        return index
     }
 
     public struct Row: Sendable {
@@ -33,7 +39,12 @@ public struct QueryResult: Sendable, Equatable {
         /// The cell as a number. `t`/`f` (PostgreSQL booleans) read as 1/0; NULL, empty and
         /// unparsable text read as `nil`, so a missing value is skipped rather than exported as 0.
         public func double(_ column: String) -> Double? {
-            guard let text = self[column] else { return nil }
+            Self.number(self[column])
+        }
+
+        /// A cell's text as a number, by the rules of ``double(_:)``.
+        public static func number(_ text: String?) -> Double? {
+            guard let text else { return nil }
             switch text {
             case "t", "true", "on", "yes": return 1
             case "f", "false", "off", "no": return 0

@@ -63,7 +63,12 @@ public struct MetricFamily: Sendable, Hashable {
     /// Returns a copy with `labels` put in front of every sample's own labels.
     public func prefixed(with labels: [Label]) -> MetricFamily {
         var copy = self
-        copy.samples = samples.map { Sample(labels + $0.labels, $0.value) }
+        copy.samples = samples.map { sample in
+            var all = labels
+            all.reserveCapacity(labels.count + sample.labels.count)
+            all.append(contentsOf: sample.labels)
+            return Sample(all, sample.value)
+        }
         return copy
     }
 }
@@ -75,9 +80,9 @@ extension Array where Element == MetricFamily {
         var order: [String] = []
         var byName: [String: MetricFamily] = [:]
         for family in self {
-            if var existing = byName[family.name] {
-                existing.samples.append(contentsOf: family.samples)
-                byName[family.name] = existing
+            if byName[family.name] != nil {
+                // In place: a copy out of the dictionary and back would copy the samples each time.
+                byName[family.name]!.samples.append(contentsOf: family.samples)
             } else {
                 byName[family.name] = family
                 order.append(family.name)

@@ -32,6 +32,10 @@ struct ColumnTable: Sendable {
         var type: MetricType
         var merge: Merge
         var value: @Sendable (QueryResult.Row) -> Double?
+        /// For metrics made by ``column(_:_:help:type:divisor:merge:)``: the candidate columns and the
+        /// divisor, so ``ColumnTable/families(_:)`` can read the cell by position (a name lookup per
+        /// cell was most of a 1,000-pool round).
+        var source: (columns: [String], divisor: Double)?
 
         init(_ name: String, help: String, type: MetricType = .gauge, merge: Merge = .sum,
              value: @escaping @Sendable (QueryResult.Row) -> Double?) {
@@ -49,10 +53,12 @@ struct ColumnTable: Sendable {
             _ columns: [String], _ name: String, help: String, type: MetricType = .gauge, divisor: Double = 1,
             merge: Merge = .sum
         ) -> Metric {
-            Metric(name, help: help, type: type, merge: merge) { row in
+            var metric = Metric(name, help: help, type: type, merge: merge) { row in
                 guard let column = columns.first(where: { row.has($0) }), let raw = row.double(column) else { return nil }
                 return divisor == 1 ? raw : raw / divisor
             }
+            metric.source = (columns, divisor)
+            return metric
         }
     }
 
@@ -60,16 +66,55 @@ struct ColumnTable: Sendable {
     var metrics: [Metric]
 
     /// The families of `result`; none when there is no result (the collector ran no statement).
+    ///
+    /// One pass over the rows: each row's label values are looked up once (not once per metric), and
+    /// column metrics read their cell by a position resolved once per result.
     func families(_ result: QueryResult?) -> [MetricFamily] {
         guard let result else { return [] }
-        let rows = result.namedRows
-        return metrics.compactMap { metric in
-            var series = SeriesAccumulator()
-            for row in rows {
-                guard let value = metric.value(row) else { continue }
-                series.add(labels.map { row.label($0.column) }, value, merge: metric.merge)
+        let index = result.columnIndex
+        let labelPositions = labels.map { index[$0.column] }
+        let readers: [@Sendable ([String?]) -> Double?] = metrics.map { metric in
+            guard let (columns, divisor) = metric.source else {
+                let value = metric.value
+                return { cells in value(QueryResult.Row(index: index, cells: cells)) }
             }
-            return series.family(metric.name, help: metric.help, type: metric.type, labelNames: labels.map(\.label))
+            guard let position = columns.lazy.compactMap({ index[$0] }).first else { return { _ in nil } }
+            return { cells in
+                guard position < cells.count, let raw = QueryResult.Row.number(cells[position]) else { return nil }
+                return divisor == 1 ? raw : raw / divisor
+            }
+        }
+        var slots: [[String]: Int] = [:]
+        var keys: [[String]] = []
+        var values = [[Double?]](repeating: [], count: metrics.count)
+        for cells in result.rows {
+            let key = labelPositions.map { position -> String in
+                guard let position, position < cells.count else { return "" }
+                return cells[position] ?? ""
+            }
+            let slot: Int
+            if let existing = slots[key] {
+                slot = existing
+            } else {
+                slot = keys.count
+                slots[key] = slot
+                keys.append(key)
+                for metric in values.indices { values[metric].append(nil) }
+            }
+            for (metric, read) in readers.enumerated() {
+                guard let value = read(cells) else { continue }
+                if let existing = values[metric][slot] {
+                    values[metric][slot] = metrics[metric].merge == .sum ? existing + value : Swift.max(existing, value)
+                } else {
+                    values[metric][slot] = value
+                }
+            }
+        }
+        let labelSets = keys.map { key in zip(labels, key).map { Label($0.label, $1) } }
+        return metrics.indices.compactMap { metric in
+            let samples = keys.indices.compactMap { slot in values[metric][slot].map { Sample(labelSets[slot], $0) } }
+            guard !samples.isEmpty else { return nil }
+            return MetricFamily(metrics[metric].name, help: metrics[metric].help, type: metrics[metric].type, samples: samples)
         }
     }
 }
