@@ -97,4 +97,44 @@ struct EndToEndTests {
         // `run` refuses a bad config before starting anything, with exit status 2.
         #expect(try run([Env.binary, "--config", bad]).status == 2)
     }
+    /// `poolwatch sql` prints what a round sends, per target and server version, and what it prints
+    /// runs as it is on the real PostgreSQL (the bench runs it to measure the floor of a round).
+    @Test func sqlCommandPrintsRunnableStatements() throws {
+        let directory = Env.tmp + "/" + Env.uniqueName("sqlcommand")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/poolwatch.yml"
+        try """
+            targets:
+              - {name: pg, kind: postgres, dsn: "\(Env.dsn()) password=hunter2"}
+              - {name: bouncer, kind: pgbouncer, dsn: "host=127.0.0.1 port=6432 dbname=pgbouncer"}
+              - name: app
+                kind: http_json
+                url: http://127.0.0.1:1/stats
+                pools: {items: "$.pools[*]", name: "$.name", fields: {active: "$.a", idle: "$.i", waiting: "$.w", max: "$.m"}}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let version = try Env.connect(Env.dsn()).serverVersion
+        let printed = try run([Env.binary, "sql", "--config", config, "--version-number", "\(version)"])
+        #expect(printed.status == 0, "\(printed.output)")
+        #expect(printed.output.contains("-- target pg (postgres)\n-- collector server\n"))
+        #expect(printed.output.contains("-- target bouncer (pgbouncer)"))
+        #expect(printed.output.contains("SHOW POOLS;\n"))
+        #expect(printed.output.contains("-- target app (http_json)\n-- (no SQL: an HTTP JSON endpoint)"))
+        #expect(!printed.output.contains("hunter2"))
+
+        let postgres = try run([Env.binary, "sql", "--config", config, "--target", "pg", "--version-number", "\(version)"])
+        #expect(!postgres.output.contains("SHOW POOLS"))
+        let statements = postgres.output.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+            .components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        #expect(statements.count >= 5)
+        let session = try Env.connect(Env.dsn())
+        for statement in statements {
+            #expect(throws: Never.self, "\(statement)") { try session.exec(statement) }
+        }
+
+        let old = try run([Env.binary, "sql", "--config", config, "--target", "bouncer", "--version-number", "10700"])
+        #expect(old.output.contains("SHOW STATS;\n") && !old.output.contains("STATS_TOTALS"), "PgBouncer before 1.8")
+        let missing = try run([Env.binary, "sql", "--config", config, "--target", "nope"])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains(#"no target named "nope" (have: pg, bouncer, app)"#))
+    }
 }
