@@ -48,6 +48,17 @@ public final class BlockingExecutor: CurlExecutor {
         }
     }
 
+    /// Starts `body` on a pool thread and returns at once, without waiting for it.
+    ///
+    /// For calls whose caller must not block and need not wait: `PQcancel` connects to the server it
+    /// cancels on, so against a frozen server it blocks until the server wakes up, and neither the
+    /// cooperative pool nor a round's deadline may wait on that.
+    public func detach(_ body: @escaping @Sendable () -> Void) {
+        pool.submit { state in
+            if case .active = state { body() }
+        }
+    }
+
     /// Waits for running work to finish and stops the threads.
     public func shutdown() async {
         try? await pool.shutdownGracefully()

@@ -16,13 +16,14 @@ public enum HTTPServer {
     /// Builds the application; it is a swift-service-lifecycle `Service`, run in the service group.
     public static func makeApplication(
         listen: ListenAddress, store: SnapshotStore, targets: [TargetConfig], logger: Logger,
+        connectionGuard: ConnectionGuard = ConnectionGuard(limit: 512),
         extraRoutes: [RouteInstaller] = [],
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.get("/metrics") { request, _ -> Response in
             let gzip = acceptsGzip(request.headers[values: .acceptEncoding])
-            let body = store.scrape(gzip: gzip)
+            let body = store.scrape(gzip: gzip, extra: connectionGuard.families)
             var headers: HTTPFields = [.contentType: metricsContentType, .vary: "Accept-Encoding"]
             if gzip { headers[.contentEncoding] = "gzip" }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -42,6 +43,9 @@ public enum HTTPServer {
         for install in extraRoutes { install(router) }
         return Application(
             router: router,
+            // Between requests a connection may stay idle this long (Prometheus reuses it for the next
+            // scrape; Go's client retries a GET whose idle connection was closed under it).
+            server: .http1(configuration: .init(additionalChannelHandlers: [connectionGuard.handler()], idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)

@@ -94,5 +94,16 @@ public struct HTTPJSONTargetCollector: TargetCollector {
         return finish(up: true, families: families, collectors: [outcome], error: nil)
     }
 
+    public func failedRound(error: String, duration: Duration) -> TargetSnapshot {
+        let outcome = CollectorOutcome(name: Self.collectorName, success: false, duration: 0, error: error)
+        let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: 0)
+        return TargetSnapshot(
+            target: target.name, kind: target.kind, up: false, families: [upFamily.prefixed(with: [Label("target", target.name)])],
+            collectors: [outcome], timestamp: WallClock.now(), duration: duration.seconds, error: error)
+    }
+
+    /// Each round is a transfer of its own: nothing to forget.
+    public func abandon() {}
+
     public func close() {}
 }

@@ -24,43 +24,43 @@ public final class LibPQTargetCollector: TargetCollector {
         let clock = ContinuousClock()
         let started = clock.now
         func finish(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?) -> TargetSnapshot {
-            let upFamily = MetricFamily(plan.upMetric, help: plan.upHelp, value: up ? 1 : 0)
-            let all = ([upFamily] + families).map { $0.prefixed(with: [Label("target", target.name)]) }
-            return TargetSnapshot(
-                target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
-                timestamp: WallClock.now(), duration: (clock.now - started).seconds, error: error)
+            snapshot(up: up, families: families, collectors: collectors, error: error, duration: clock.now - started)
         }
 
         let conn: PQConnection
         do {
             conn = try await connected()
         } catch {
-            return finish(up: false, families: [], collectors: [], error: "cannot connect: \(error)")
+            return finish(up: false, families: [], collectors: [], error: plan.identityFailure("\(error)") ?? "cannot connect: \(error)")
         }
 
-        let deadline = RoundDeadline(seconds: target.collectionTimeout) { conn.cancel() }
-        defer { deadline.finish() }
+        let timeout = DurationParser.format(target.collectionTimeout)
         var facts = ServerFacts(versionNumber: 0)
         var families: [MetricFamily] = []
         var outcomes: [CollectorOutcome] = []
-        for collector in plan.collectors {
+        for (index, collector) in plan.collectors.enumerated() {
             let collectorStart = clock.now
-            guard !deadline.expired else {
+            // The target loop cancels this task shortly before collection_timeout (see RoundDeadline).
+            guard !Task.isCancelled else {
                 outcomes.append(CollectorOutcome(name: collector.name, success: false, duration: 0,
-                                                 error: "skipped: the round exceeded collection_timeout (\(DurationParser.format(target.collectionTimeout)))"))
+                                                 error: "skipped: the round reached collection_timeout (\(timeout))"))
                 continue
             }
             do {
                 var results: [QueryResult] = []
                 for sql in collector.statements(for: facts) {
-                    results.append(try await executor.run({ try conn.exec(sql) }, onCancel: { conn.cancel() }))
+                    results.append(try await executor.run({ try conn.exec(sql) }, onCancel: { [executor] in
+                        // Never PQcancel here: this runs on the cancelling task's thread, and PQcancel
+                        // blocks for as long as a frozen server does.
+                        executor.detach { conn.cancel() }
+                    }))
                 }
                 if let serverFacts = collector.facts(from: results) { facts = serverFacts }
                 families.append(contentsOf: try collector.map(results, server: facts))
                 outcomes.append(CollectorOutcome(name: collector.name, success: true, duration: (clock.now - collectorStart).seconds))
             } catch {
                 var message = "\(error)"
-                if deadline.expired { message = "cancelled: the round exceeded collection_timeout (\(DurationParser.format(target.collectionTimeout)))" }
+                if Task.isCancelled { message = "cancelled: the round reached collection_timeout (\(timeout))" }
                 outcomes.append(CollectorOutcome(name: collector.name, success: false, duration: (clock.now - collectorStart).seconds,
                                                  error: collector.explain(message)))
                 if !conn.isOK {
@@ -68,24 +68,58 @@ public final class LibPQTargetCollector: TargetCollector {
                     drop()
                     return finish(up: false, families: [], collectors: outcomes, error: "connection lost: \(message)")
                 }
+                if index == 0, !Task.isCancelled, let wrongKind = plan.identityFailure(message) {
+                    // The server answers but is not what `kind` says (e.g. a PostgreSQL port configured as
+                    // a PgBouncer console): every later statement would fail the same way.
+                    drop()
+                    return finish(up: false, families: [], collectors: outcomes, error: wrongKind)
+                }
             }
         }
         families.append(contentsOf: plan.combine(families))
         return finish(up: true, families: families, collectors: outcomes, error: nil)
     }
 
+    public func failedRound(error: String, duration: Duration) -> TargetSnapshot {
+        let outcomes = plan.collectors.map { CollectorOutcome(name: $0.name, success: false, duration: 0, error: error) }
+        return snapshot(up: false, families: [], collectors: outcomes, error: error, duration: duration)
+    }
+
+    private func snapshot(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?,
+                          duration: Duration) -> TargetSnapshot {
+        let upFamily = MetricFamily(plan.upMetric, help: plan.upHelp, value: up ? 1 : 0)
+        let all = ([upFamily] + families).map { $0.prefixed(with: [Label("target", target.name)]) }
+        return TargetSnapshot(
+            target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
+            timestamp: WallClock.now(), duration: duration.seconds, error: error)
+    }
+
     /// The open connection, or a new one.
     private func connected() async throws -> PQConnection {
         if let existing = connection.withLock({ $0 }), existing.isOK { return existing }
         drop()
-        let parameters = [("dbname", target.dsn.revealed)] + plan.enforcedParameters
+        let parameters = Self.tcpDefaults + [("dbname", target.dsn.revealed)] + plan.enforcedParameters
         let fresh = try await executor.run { try PQConnection.connect(parameters: parameters) }
         connection.withLock { $0 = fresh }
         return fresh
     }
 
+    /// Placed before the DSN, so the DSN may override them. Without them a connection whose packets
+    /// vanish (a failover that moved the address, a dropped NAT entry) blocks a libpq call for the
+    /// kernel's two-hour keepalive default; with them it fails within about a minute, and a round
+    /// abandoned on it (see RoundDeadline) returns its thread.
+    static let tcpDefaults: [(String, String)] = [
+        ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ]
+
     private func drop() {
         connection.withLock { $0 = nil }
+    }
+
+    /// The stuck round keeps its own reference; the connection is closed when that round returns.
+    public func abandon() {
+        drop()
     }
 
     public func close() {

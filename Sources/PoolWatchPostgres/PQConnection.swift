@@ -32,6 +32,8 @@ public final class PQConnection: @unchecked Sendable {
 
     private let connLock: Mutex<Handle>
     private let cancelLock: Mutex<Handle>
+    /// True while a cancel request is under way (see ``cancel()``).
+    private let cancelling = Atomic<Bool>(false)
 
     private init(conn: OpaquePointer) {
         connLock = Mutex(Handle(pointer: conn))
@@ -98,7 +100,14 @@ public final class PQConnection: @unchecked Sendable {
     }
 
     /// Asks the server to cancel the running statement. Safe from any thread; a no-op when idle.
+    ///
+    /// `PQcancel` opens a new connection to the same server, so against a frozen server it blocks until
+    /// the server wakes up: call it on a pool thread (``BlockingExecutor/detach(_:)``), never where a
+    /// deadline waits. A second call while one is under way returns at once, so a frozen server holds
+    /// at most one thread per connection here.
     public func cancel() {
+        guard cancelling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        defer { cancelling.store(false, ordering: .releasing) }
         cancelLock.withLock { handle in
             guard let cancel = handle.pointer else { return }
             var buffer = [CChar](repeating: 0, count: 256)

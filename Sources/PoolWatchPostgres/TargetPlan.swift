@@ -8,14 +8,19 @@ public struct TargetPlan: Sendable {
     /// Extra libpq parameters placed *after* the DSN, so they override it.
     public var enforcedParameters: [(String, String)]
     public var collectors: [any SQLCollector]
+    /// Recognizes, in the error of the first collector, a server that answers but is not of this kind,
+    /// and says so (nil: an ordinary collector failure).
+    public var identityFailure: @Sendable (String) -> String?
     /// Builds families that need the results of several collectors (e.g. the normalized pool model);
     /// called once per successful round with everything collected.
     public var combine: @Sendable ([MetricFamily]) -> [MetricFamily]
 
     public init(
         upMetric: String, upHelp: String, enforcedParameters: [(String, String)], collectors: [any SQLCollector],
+        identityFailure: @escaping @Sendable (String) -> String? = { _ in nil },
         combine: @escaping @Sendable ([MetricFamily]) -> [MetricFamily] = { _ in [] }
     ) {
+        self.identityFailure = identityFailure
         self.upMetric = upMetric
         self.upHelp = upHelp
         self.enforcedParameters = enforcedParameters
@@ -40,7 +45,13 @@ public struct TargetPlan: Sendable {
         return TargetPlan(
             upMetric: "pg_up", upHelp: "1 if poolwatch could connect to PostgreSQL and run its queries in the last round.",
             enforcedParameters: commonParameters(target) + [("options", options)],
-            collectors: collectors)
+            collectors: collectors,
+            identityFailure: { message in
+                // PgBouncer's console answers a SELECT with "invalid command"; PgBouncer refuses the
+                // `options` startup parameter that carries poolwatch's statement_timeout.
+                guard message.contains("invalid command") || message.contains("unsupported startup parameter") else { return nil }
+                return "not a PostgreSQL server (it answered: \(message)); kind: postgres needs PostgreSQL itself, not a pooler"
+            })
     }
 
     /// The libpq parameters every kind gets. PgBouncer's console refuses `options` ("unsupported startup
@@ -65,6 +76,7 @@ public struct TargetPlan: Sendable {
                 PgBouncerListsCollector(), PgBouncerConfigCollector(), PgBouncerMemCollector(),
                 PgBouncerServersCollector(), PgBouncerClientsCollector(topApplications: target.activity.topApplications),
             ],
+            identityFailure: { wrongConsole($0, expected: "a PgBouncer admin console", hint: "dbname=pgbouncer on PgBouncer's port") },
             combine: { PoolModel.families(from: $0) })
     }
 
@@ -74,6 +86,14 @@ public struct TargetPlan: Sendable {
             upMetric: "pgpool2_up", upHelp: "1 if poolwatch could connect to Pgpool-II in the last round.",
             enforcedParameters: commonParameters(target),
             collectors: [PgpoolVersionCollector(), PgpoolNodesCollector(), PgpoolProcessesCollector()],
+            identityFailure: { wrongConsole($0, expected: "Pgpool-II", hint: "Pgpool-II's port") },
             combine: { PoolModel.families(from: $0) })
+    }
+
+    /// PostgreSQL answers a pooler's `SHOW` command it does not know with "unrecognized configuration
+    /// parameter": the DSN reaches PostgreSQL (or, through Pgpool-II, its backend), not the console.
+    static func wrongConsole(_ message: String, expected: String, hint: String) -> String? {
+        guard message.contains("unrecognized configuration parameter") else { return nil }
+        return "not \(expected) (it answered: \(message)); the dsn must name \(hint)"
     }
 }

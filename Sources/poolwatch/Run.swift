@@ -40,12 +40,16 @@ struct Run: AsyncParsableCommand {
             targets: config.targets.map { ($0.name, $0.kind) },
             buildInfo: .init(version: PoolwatchCommand.version, swiftVersion: swiftVersion),
             clock: { WallClock.now() })
-        let executor = BlockingExecutor(threads: config.targets.count + 1)
+        // A libpq target may hold two threads while its server is frozen (the abandoned statement and its
+        // PQcancel), an http_json target one (libcurl keeps its own timeout); one more for slack.
+        let executor = BlockingExecutor(threads: config.targets.reduce(1) { $0 + ($1.kind == .httpJSON ? 1 : 2) })
+        // The HTTP port is bound before the first collection round: when it cannot be, no round runs.
+        let listening = StartGate()
         var services: [any Service] = []
         for target in config.targets {
             let collector = TargetFactory.collector(
                 for: target, executor: executor, userAgent: "poolwatch/\(PoolwatchCommand.version)")
-            services.append(TargetService(collector: collector, store: store, logger: logger))
+            services.append(TargetService(collector: collector, store: store, logger: logger, startGate: listening))
         }
         // Local alert evaluation: the built-in rules with the configured overrides and silences.
         var engine = AlertEngine(rules: try config.alertRules.rules())
@@ -84,15 +88,22 @@ struct Run: AsyncParsableCommand {
             }))
 
         let listen = config.listen
+        let descriptors = ConnectionGuard.raiseDescriptorLimit()
+        let connectionGuard = ConnectionGuard(limit: ConnectionGuard.defaultLimit(descriptors: descriptors))
         services.append(HTTPServer.makeApplication(
-            listen: listen, store: store, targets: config.targets, logger: logger,
+            listen: listen, store: store, targets: config.targets, logger: logger, connectionGuard: connectionGuard,
             extraRoutes: [{ router in
                 router.get("/alerts") { _, _ -> Response in
                     Response(status: .ok, headers: [.contentType: "application/json"],
                              body: .init(byteBuffer: ByteBuffer(bytes: await board.json(at: WallClock.now()))))
                 }
             }],
-            onRunning: { port in logger.info("listening", metadata: ["address": "\(listen.host):\(port)"]) }))
+            onRunning: { port in
+                logger.info("listening", metadata: [
+                    "address": "\(listen.host):\(port)", "max_connections": "\(connectionGuard.limit)", "fd_limit": "\(descriptors)",
+                ])
+                listening.open()
+            }))
 
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
@@ -102,6 +113,9 @@ struct Run: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            if "\(error)".contains("Address already in use") {
+                printError("poolwatch: listen_address: \(listen.host):\(listen.port) is already in use by another process")
+            }
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
             await executor.shutdown()
             await curlPool.shutdown()

@@ -58,7 +58,7 @@ import Testing
         // What /metrics got through publishMetrics.
         #expect(harness.published.withLock { $0 }.contains { $0.name == "poolwatch_notifier_deliveries_total" })
         let delivered = harness.logs.withMessage("notification delivered")
-        #expect(delivered.count == 2)
+        try #require(delivered.count == 2)
         #expect(delivered.contains { $0.contains("receiver=\"pagerduty:oncall\"") && $0.contains("http_status=\"202\"") })
         harness.expectNoSecrets()
         await harness.cleanUp()
@@ -73,7 +73,7 @@ import Testing
         #expect(await notifier.outboxState().records.first?.state == .delivered)
 
         let received = harness.pagerDuty.received
-        #expect(received.count == 4)
+        try #require(received.count == 4)
         #expect(Set(received.map(\.body)) == [Self.pagerDutyTrigger])  // the same event every time
         let gaps = zip(received, received.dropFirst()).map { $0.at.seconds(to: $1.at) }
         // Backoff A with base 0.2 s: attempt n waits within [0.5, 1] × 0.2 × 2^(n-1).
@@ -83,7 +83,7 @@ import Testing
         #expect(gaps[2] >= 1.3 && gaps[2] < 4)
         #expect(await notifier.outboxState().records.first?.attempts == 4)
         let failures = harness.logs.withMessage("notification delivery failed")
-        #expect(failures.count == 3)
+        try #require(failures.count == 3)
         #expect(failures[0].contains("error_class=\"server\"") && failures[0].contains("http_status=\"500\""))
         #expect(failures[1].contains("error_class=\"network\""))
         #expect(failures[2].contains("error_class=\"timeout\""))
@@ -100,7 +100,7 @@ import Testing
         #expect(await notifier.outboxState().records.allSatisfy { $0.state == .delivered })
 
         let received = harness.slack.received
-        #expect(received.count == 4)
+        try #require(received.count == 4)
         // Nothing reaches Slack until Retry-After (2 s) has passed.
         #expect(received[0].at.seconds(to: received[1].at) >= 1.95)
         #expect(received[0].at.seconds(to: received[1].at) < 4)
@@ -128,7 +128,7 @@ import Testing
         let notifier = try await harness.run([N.firing()]) { await NotifierHarness.settled($0) }
 
         let slack = harness.slack.received
-        #expect(slack.count == 2)
+        try #require(slack.count == 2)
         #expect(slack[0].body == Self.slackTrigger)
         #expect(slack[1].body == #"""
             {"text":":red_circle: [FIRING] Pool pgb-1/orders/app: 12 clients waiting\n*Value:* 12 (threshold 0)\n\#
@@ -137,7 +137,7 @@ import Testing
             """#)
         // PagerDuty: the page itself, then the escalation (once) with the notifier key.
         let pagerDuty = harness.pagerDuty.received
-        #expect(pagerDuty.count == 2)
+        try #require(pagerDuty.count == 2)
         let escalation = try #require(pagerDuty.first { $0.string("dedup_key") == "poolwatch/v1/it/notifier/team" })
         #expect(escalation.string("event_action") == "trigger")
         #expect(escalation.body.contains(#""summary":"poolwatch cannot deliver to Slack receiver team (HTTP 400: no_text): [FIRING] Pool pgb-1/orders/app: 12 clients waiting (since 2026-03-02T10:13:30Z)","source":"poolwatch:it","severity":"critical""#))
@@ -174,7 +174,7 @@ import Testing
         _ = try await harness.run([N.firing()]) { await NotifierHarness.settled($0) }
 
         let pagerDuty = harness.pagerDuty.received
-        #expect(pagerDuty.count == 2)
+        try #require(pagerDuty.count == 2)
         #expect(pagerDuty[1].body == """
             {"routing_key":"PDR0UT1NGK3YN0tT0BeL0gged000001","event_action":"trigger","dedup_key":"\(N.key)",\
             "payload":{"summary":"[FIRING] Pool pgb-1/orders/app: 12 clients waiting","source":"pgb-1","severity":"critical"}}

@@ -33,7 +33,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         await harness.stop(second, secondTask)
         let received = harness.pagerDuty.received
-        #expect(received.count == 2)
+        try #require(received.count == 2)
         #expect(received[0].body == received[1].body)
         #expect(received.allSatisfy { $0.string("dedup_key") == N.key })
 

@@ -48,9 +48,19 @@ final class PrivateBouncer: @unchecked Sendable {
         }
     }
 
+    var pid: pid_t? {
+        guard let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8) else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Stops the process (SIGSTOP): connections are still accepted by the kernel, nothing answers.
+    func freeze() { pid.map { _ = Glibc.kill($0, SIGSTOP) } }
+
+    func thaw() { pid.map { _ = Glibc.kill($0, SIGCONT) } }
+
     func kill() {
-        guard let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+        guard let pid else { return }
+        Glibc.kill(pid, SIGCONT)
         Glibc.kill(pid, SIGKILL)
         while Glibc.kill(pid, 0) == 0 { usleep(20_000) }
         unlink(directory + "/pgbouncer.pid")

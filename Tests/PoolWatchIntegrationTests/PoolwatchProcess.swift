@@ -15,7 +15,9 @@ final class PoolwatchProcess: @unchecked Sendable {
     /// Without `fixedPort`, poolwatch listens on port 0 and the port it got is read from its
     /// `listening` log line: a port picked free beforehand can be taken by any of the parallel
     /// tests' connections before poolwatch binds it ("Address already in use").
-    init(configYAML: (Int) -> String, name: String, port fixedPort: Int? = nil, arguments: [String] = []) throws {
+    /// - Parameter launcher: a command that runs poolwatch, e.g. `["prlimit", "--nofile=1024:1024", "--"]`.
+    init(configYAML: (Int) -> String, name: String, port fixedPort: Int? = nil, arguments: [String] = [],
+         launcher: [String] = []) throws {
         directory = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName(name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configPath = directory + "/poolwatch.yml"
@@ -24,7 +26,7 @@ final class PoolwatchProcess: @unchecked Sendable {
         if !yaml.contains("state_dir:") { yaml += "\nalerting:\n  state_dir: \(directory)/state\n" }
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         logPath = directory + "/poolwatch.log"
-        pid = try spawn([IntegrationEnvironment.binary, "--config", configPath] + arguments, output: logPath)
+        pid = try spawn(launcher + [IntegrationEnvironment.binary, "--config", configPath] + arguments, output: logPath)
         if let fixedPort {
             port = fixedPort
         } else {
@@ -69,6 +71,13 @@ final class PoolwatchProcess: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Resident memory in MiB, from /proc.
+    var rssMiB: Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
+    }
 
     var isRunning: Bool {
         guard exitStatus == nil else { return false }
@@ -149,8 +158,31 @@ final class PrivateCluster: @unchecked Sendable {
         _ = try? runAsPostgres([IntegrationEnvironment.pgBin + "/pg_ctl", "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
     }
 
+    /// The postmaster and every process it started.
+    var processes: [pid_t] {
+        guard let text = try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8),
+              let first = text.split(separator: "\n").first, let postmaster = pid_t(first) else { return [] }
+        return [postmaster] + childProcesses(of: postmaster)
+    }
+
+    /// What a storage stall looks like from outside: every process of the cluster stopped (SIGSTOP).
+    /// The kernel still accepts connections and ACKs packets; nothing answers.
+    func freeze() { processes.forEach { kill($0, SIGSTOP) } }
+
+    func thaw() { processes.forEach { kill($0, SIGCONT) } }
+
     deinit {
+        thaw()
         stop()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// The direct children of `parent`, read from /proc.
+func childProcesses(of parent: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { pid_t($0) }.filter { pid in
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        return status.split(separator: "\n").contains { $0 == "PPid:\t\(parent)" }
     }
 }

@@ -83,15 +83,16 @@ public final class SnapshotStore: Sendable {
         state.withLock { state in configured.compactMap { state.targets[$0.name] } }
     }
 
-    /// One scrape's body: the cached exposition plus the per-scrape tail.
-    public func scrape(gzip: Bool) -> [UInt8] {
+    /// One scrape's body: the cached exposition plus the per-scrape tail (with `extra`, families whose
+    /// values change between publishes, such as the HTTP server's own).
+    public func scrape(gzip: Bool, extra: [MetricFamily] = []) -> [UInt8] {
         let now = clock()
         let (encoded, scrapes, timestamps) = state.withLock { state in
             state.scrapes += 1
             state.lastScrape = now
             return (state.encoded, state.scrapes, state.targets.mapValues(\.timestamp))
         }
-        let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded)
+        let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded, extra: extra)
         return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
     }
 
@@ -117,7 +118,7 @@ public final class SnapshotStore: Sendable {
         return (false, "no target is up (\(reasons.joined(separator: "; ")))")
     }
 
-    static func tail(scrapes: Int, now: Double, timestamps: [String: Double], encoded: Encoded) -> [UInt8] {
+    static func tail(scrapes: Int, now: Double, timestamps: [String: Double], encoded: Encoded, extra: [MetricFamily] = []) -> [UInt8] {
         var families = [
             MetricFamily("poolwatch_scrapes_total", help: "Scrapes of /metrics served.", type: .counter, value: Double(scrapes)),
             MetricFamily("poolwatch_exposition_series", help: "Series in the cached exposition (before this tail).",
@@ -128,7 +129,7 @@ public final class SnapshotStore: Sendable {
         families.append(MetricFamily(
             "poolwatch_snapshot_age_seconds", help: "Seconds since the target's last collection round finished.",
             samples: timestamps.sorted { $0.key < $1.key }.map { Sample([Label("target", $0.key)], max(0, now - $0.value)) }))
-        return TextEncoder().encode(families).bytes
+        return TextEncoder().encode(families + extra).bytes
     }
 
     static func encode(
