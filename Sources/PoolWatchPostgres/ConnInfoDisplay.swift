@@ -9,21 +9,25 @@ public enum LibPQConnInfo {
     /// Pass this to `ConfigLoader(displayConnInfo:)`.
     public static let display: ConnInfoDisplay = { describe($0) }
 
+    /// Shown first, in the order people write them; the rest follow in libpq's order.
+    static let leading = ["host", "hostaddr", "port", "dbname", "user"]
+
     static func describe(_ dsn: String) -> String {
         // libpq's error message may quote the unparsed rest of the string (a password with it), so
         // only the fact is shown.
         guard let options = PQconninfoParse(dsn, nil) else { return "(not a valid libpq connection string)" }
         defer { PQconninfoFree(options) }
-        var parts: [String] = []
+        var parts: [(order: Int, text: String)] = []
         var option = options
         while let keyword = option.pointee.keyword {
             defer { option += 1 }
             guard let value = option.pointee.val else { continue }
             let name = String(cString: keyword)
             let secret = name == "password" || option.pointee.dispchar.map { String(cString: $0) == "*" } ?? false
-            parts.append("\(name)=\(secret ? "<redacted>" : quoted(String(cString: value)))")
+            let order = leading.firstIndex(of: name) ?? leading.count + parts.count
+            parts.append((order, "\(name)=\(secret ? "<redacted>" : quoted(String(cString: value)))"))
         }
-        return parts.isEmpty ? "(libpq defaults)" : parts.joined(separator: " ")
+        return parts.isEmpty ? "(libpq defaults)" : parts.sorted { $0.order < $1.order }.map(\.text).joined(separator: " ")
     }
 
     /// A value as libpq's key/value syntax needs it: bare, or single-quoted with `\` and `'` escaped.

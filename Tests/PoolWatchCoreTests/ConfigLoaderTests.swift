@@ -147,7 +147,7 @@ import Testing
     }
 
     @Test func postgresOnlyKeysOnOtherKinds() {
-        #expect(errors("targets:\n  - {name: a, kind: pgbouncer, statement_timeout: 1s}\n")
+        #expect(errors("targets:\n  - {name: a, kind: pgbouncer, dsn: port=6432, statement_timeout: 1s}\n")
             == ["targets[0].statement_timeout: applies only to kind postgres, not pgbouncer"])
     }
 
