@@ -1,5 +1,6 @@
 import ArgumentParser
 import PoolWatchCore
+import PoolWatchPostgres
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,11 +19,17 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (also $POOLWATCH_LOG_LEVEL).")
     var logLevel: String?
 
+    /// The configuration file in use: the argument, --config, or $POOLWATCH_CONFIG.
+    func configPath(_ explicitPath: String? = nil) -> String? {
+        explicitPath ?? config ?? ProcessEnvironment.current["POOLWATCH_CONFIG"]
+    }
+
     /// Loads and validates the configuration, or throws every mistake found.
     func load(path explicitPath: String? = nil) throws -> (config: PoolwatchConfig, path: String?) {
         let environment = ProcessEnvironment.current
-        let path = explicitPath ?? config ?? environment["POOLWATCH_CONFIG"]
-        let loader = ConfigLoader(environment: environment, readFile: { try FileReader.read($0) })
+        let path = configPath(explicitPath)
+        let loader = ConfigLoader(environment: environment, readFile: { try FileReader.readSecret($0) },
+                                  displayConnInfo: LibPQConnInfo.display)
         var yaml: String? = nil
         if let path {
             do {
@@ -58,9 +65,22 @@ enum FileReader {
         var description: String
     }
 
-    static func read(_ path: String) throws -> String {
+    /// A secret file: refused when group or others may read or write it (`SecretFileMode`). The
+    /// mode is taken from the open descriptor, so it is the file that is read that gets checked.
+    static func readSecret(_ path: String) throws -> String {
+        try read(path) { file in
+            var status = stat()
+            guard fstat(fileno(file), &status) == 0 else { throw Failure(description: String(cString: strerror(errno))) }
+            if let refused = SecretFileMode.problem(path: path, mode: UInt32(status.st_mode), ownedByRoot: status.st_uid == 0) {
+                throw refused
+            }
+        }
+    }
+
+    static func read(_ path: String, check: (UnsafeMutablePointer<FILE>) throws -> Void = { _ in }) throws -> String {
         guard let file = fopen(path, "r") else { throw Failure(description: String(cString: strerror(errno))) }
         defer { fclose(file) }
+        try check(file)
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -22,7 +22,7 @@ struct Run: AsyncParsableCommand {
         do {
             (config, path) = try options.load()
         } catch let errors as ConfigErrors {
-            printError("poolwatch: invalid configuration:")
+            printError("poolwatch: invalid configuration\(options.configPath().map { " in \($0)" } ?? ""):")
             for error in errors.errors { printError("  \(error)") }
             throw ExitCode(2)
         }

@@ -163,6 +163,34 @@ import Testing
         }
     }
 
+    /// Nested counts multiply: the program is counted before it is built, and refused above 100,000
+    /// instructions (before, `((a{1000}){1000}){1000}` built 10^9 instructions and took 1.6 GB).
+    @Test(.timeLimit(.minutes(1)))
+    func programSizeIsCapped() throws {
+        #expect(throws: LabelRegexError(offset: 0, message: "expression too large (it compiles to more than 100000 instructions; "
+                                        + "nested repetition counts multiply)")) { try LabelRegex("((a{1000}){1000}){1000}") }
+        #expect(throws: LabelRegexError.self) { try LabelRegex("(a{1000}){101}") }
+        #expect(throws: LabelRegexError.self) { try LabelRegex("(((((((((a{1000}){1000}){1000}){1000}){1000}){1000}){1000}){1000}){1000})") }
+        // Exactly at the cap (1,000 × 100) it compiles and matches.
+        #expect(try LabelRegex("(a{1000}){100}").matches(String(repeating: "a", count: 100_000)))
+        #expect(try LabelRegex("(x|y){0,1000}").matches("xy"))
+    }
+
+    @Test func silenceWithAHugeRegexIsAConfigError() {
+        do {
+            _ = try ConfigLoader(environment: [:], readFile: { _ in "" }).load(yaml: """
+                alerting:
+                  silences:
+                    - {matchers: 'PoolwatchPoolSaturated{target=~"((a{1000}){1000}){1000}"}', ends_at: "2030-01-01T00:00:00Z"}
+                """)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.errors.count == 1)
+            #expect(error.errors.first?.path == "alerting.silences[0].matchers")
+            #expect(error.errors.first?.message.contains("expression too large") == true)
+        }
+    }
+
     @Test func pathologicalPatternsStayLinear() throws {
         let regex = try LabelRegex("(a*)*b")
         #expect(!regex.matches(String(repeating: "a", count: 5000)))

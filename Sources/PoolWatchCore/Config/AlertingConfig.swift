@@ -44,13 +44,13 @@ extension ConfigLoader {
         }
         if let n = fields["evaluation_interval"], let text = reader.scalar(n, path: "alerting.evaluation_interval") {
             if let seconds = DurationParser.seconds(text), seconds >= 1 { config.evaluationInterval = seconds } else {
-                reader.fail("alerting.evaluation_interval", "\"\(text)\" is not a duration of at least 1s (use 15s, 1m)")
+                reader.fail("alerting.evaluation_interval", "\(ConfigEcho.quoted(text)) is not a duration of at least 1s (use 15s, 1m)")
             }
         }
         if let n = fields["rules"], case let .mapping(mapping) = n {
             let names = (try? BuiltinRules.rules().map(\.name)) ?? []
             for (keyNode, value) in mapping {
-                let name = keyNode.scalar?.string ?? "?"
+                let name = ConfigEcho.value(keyNode.scalar?.string ?? "?")
                 let path = "alerting.rules.\(name)"
                 guard names.contains(name) else {
                     var message = "unknown rule"
@@ -63,13 +63,13 @@ extension ConfigLoader {
                 var override = RuleOverride()
                 if let n = options["threshold"], let text = reader.scalar(n, path: "\(path).threshold") {
                     if let number = Double(text) ?? DurationParser.seconds(text) { override.threshold = number } else {
-                        reader.fail("\(path).threshold", "\"\(text)\" is not a number or a duration")
+                        reader.fail("\(path).threshold", "\(ConfigEcho.quoted(text)) is not a number or a duration")
                     }
                 }
                 for (key, keyPath) in [("for", \RuleOverride.forDuration), ("keep_firing_for", \RuleOverride.keepFiringFor)] {
                     guard let n = options[key], let text = reader.scalar(n, path: "\(path).\(key)") else { continue }
                     if let seconds = DurationParser.seconds(text) { override[keyPath: keyPath] = seconds } else {
-                        reader.fail("\(path).\(key)", "\"\(text)\" is not a duration (use 30s, 5m)")
+                        reader.fail("\(path).\(key)", "\(ConfigEcho.quoted(text)) is not a duration (use 30s, 5m)")
                     }
                 }
                 if let n = options["severity"], let text = reader.scalar(n, path: "\(path).severity") {
@@ -96,7 +96,7 @@ extension ConfigLoader {
                     continue
                 }
                 guard let endsAt = Timestamp.parseRFC3339(endsText) else {
-                    reader.fail("\(path).ends_at", "\"\(endsText)\" is not a UTC time (use 2026-12-01T00:00:00Z)")
+                    reader.fail("\(path).ends_at", "\(ConfigEcho.quoted(endsText)) is not a UTC time (use 2026-12-01T00:00:00Z)")
                     continue
                 }
                 let comment = options["comment"].flatMap { reader.scalar($0, path: "\(path).comment") } ?? ""

@@ -109,11 +109,16 @@ public struct TargetConfig: Sendable {
         self.statements = statements
     }
 
-    /// Where the target is, without secrets, for logs and the landing page: the DSN with its password
-    /// replaced, or the app pool URL without credentials and query.
+    /// The DSN as shown to people, built by the loader's `ConnInfoDisplay` (libpq's parse, without
+    /// the password); nil when not built.
+    public var dsnDisplay: String?
+
+    /// Where the target is, without secrets, for logs and the landing page: the DSN as libpq parsed
+    /// it without its password, or the app pool URL without credentials and query.
     public var redactedDSN: String {
         if let httpJSON { return httpJSON.displayURL }
-        return dsn.isEmpty ? "(libpq defaults)" : ConnInfo.redacted(dsn.revealed)
+        if dsn.isEmpty { return "(libpq defaults)" }
+        return dsnDisplay ?? ConnInfo.hidden(dsn.revealed)
     }
 }
 

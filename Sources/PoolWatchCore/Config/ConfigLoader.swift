@@ -7,11 +7,16 @@ import Yams
 /// is injected so that the loader stays pure and testable.
 public struct ConfigLoader: Sendable {
     public var environment: [String: String]
+    /// Reads a secret file; may throw `SecretFileRefused` for unsafe permissions (see `SecretFileMode`).
     public var readFile: @Sendable (String) throws -> String
+    /// Builds the displayed form of a DSN (PoolWatchPostgres passes libpq's parse).
+    public var displayConnInfo: ConnInfoDisplay
 
-    public init(environment: [String: String], readFile: @escaping @Sendable (String) throws -> String) {
+    public init(environment: [String: String], readFile: @escaping @Sendable (String) throws -> String,
+                displayConnInfo: @escaping ConnInfoDisplay = ConnInfo.hidden) {
         self.environment = environment
         self.readFile = readFile
+        self.displayConnInfo = displayConnInfo
     }
 
     /// Overrides given on the command line; they win over the environment and the file.
@@ -44,6 +49,7 @@ public struct ConfigLoader: Sendable {
         var reader = NodeReader()
         var root: Node?
         if let yaml {
+            if let violation = YAMLInputBounds.violation(in: yaml) { throw ConfigErrors([violation]) }
             do {
                 root = try Yams.compose(yaml: yaml)
             } catch {
@@ -67,7 +73,7 @@ public struct ConfigLoader: Sendable {
         var listen = ListenAddress(host: "0.0.0.0", port: PoolwatchConfig.defaultPort)
         if let (text, path) = setting("listen_address", flag: overrides.listen) {
             if let parsed = ListenAddress.parse(text) { listen = parsed } else {
-                reader.fail(path, "\"\(text)\" is not a listen address (use host:port or :port, e.g. :\(PoolwatchConfig.defaultPort))")
+                reader.fail(path, "\(ConfigEcho.quoted(text)) is not a listen address (use host:port or :port, e.g. :\(PoolwatchConfig.defaultPort))")
             }
         }
         var logFormat = LogFormat.logfmt
@@ -88,7 +94,7 @@ public struct ConfigLoader: Sendable {
                 let path = "targets[\(index)]"
                 guard let target = parseTarget(item, path: path, reader: &reader) else { continue }
                 if let first = seen[target.name] {
-                    reader.fail("\(path).name", "duplicate target name \"\(target.name)\" (also used by targets[\(first)])")
+                    reader.fail("\(path).name", "duplicate target name \(ConfigEcho.quoted(target.name)) (also used by targets[\(first)])")
                 } else {
                     seen[target.name] = index
                 }
@@ -113,7 +119,7 @@ public struct ConfigLoader: Sendable {
         }
         let name = reader.scalar(nameNode, path: "\(path).name") ?? ""
         if !name.isEmpty, !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) {
-            reader.fail("\(path).name", "\"\(name)\" may use only letters, digits, '-', '_' and '.'")
+            reader.fail("\(path).name", "\(ConfigEcho.quoted(name)) may use only letters, digits, '-', '_' and '.'")
         } else if name.isEmpty, reader.errors.count == errorsBefore {
             reader.fail("\(path).name", "must not be empty")
         }
@@ -124,17 +130,18 @@ public struct ConfigLoader: Sendable {
             reader.fail("\(path).kind", "is required (one of: \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         var target = TargetConfig(name: name, kind: kind)
-        target.dsn = parseDSN(fields, path: path, reader: &reader)
+        target.dsn = parseDSN(fields, kind: kind, path: path, reader: &reader)
+        if !target.dsn.isEmpty { target.dsnDisplay = displayConnInfo(target.dsn.revealed) }
         target.httpJSON = parseHTTPJSON(fields, kind: kind, path: path, reader: &reader)
 
         func duration(_ key: String, _ keyPath: WritableKeyPath<TargetConfig, Double>, minimum: Double) {
             guard let node = fields[key], let text = reader.scalar(node, path: "\(path).\(key)") else { return }
             guard let seconds = DurationParser.seconds(text) else {
-                reader.fail("\(path).\(key)", "\"\(text)\" is not a duration (use 15s, 1m)")
+                reader.fail("\(path).\(key)", "\(ConfigEcho.quoted(text)) is not a duration (use 15s, 1m)")
                 return
             }
             guard seconds >= minimum else {
-                reader.fail("\(path).\(key)", "\"\(text)\" is too short (at least \(DurationParser.format(minimum)))")
+                reader.fail("\(path).\(key)", "\(ConfigEcho.quoted(text)) is too short (at least \(DurationParser.format(minimum)))")
                 return
             }
             target[keyPath: keyPath] = seconds
@@ -175,17 +182,23 @@ public struct ConfigLoader: Sendable {
             }
             if let n = options["slow_threshold"], let text = reader.scalar(n, path: "\(p).slow_threshold") {
                 if let seconds = DurationParser.seconds(text), seconds > 0 { target.statements.slowThreshold = seconds } else {
-                    reader.fail("\(p).slow_threshold", "\"\(text)\" is not a positive duration (use 500ms, 2s)")
+                    reader.fail("\(p).slow_threshold", "\(ConfigEcho.quoted(text)) is not a positive duration (use 500ms, 2s)")
                 }
             }
         }
         return target
     }
 
-    /// Exactly one of `dsn`, `dsn_file`, `dsn_env` (or none: libpq defaults). The value is never
+    /// Exactly one of `dsn`, `dsn_file`, `dsn_env`; none means libpq defaults, for kind postgres only:
+    /// a PgBouncer or Pgpool-II console is never where libpq's defaults lead. The value is never
     /// quoted in an error, since it may hold a password.
-    private func parseDSN(_ fields: [String: Node], path: String, reader: inout NodeReader) -> Secret {
+    private func parseDSN(_ fields: [String: Node], kind: TargetKind, path: String, reader: inout NodeReader) -> Secret {
         let given = ["dsn", "dsn_file", "dsn_env"].filter { fields[$0] != nil }
+        if given.isEmpty, kind == .pgbouncer || kind == .pgpool {
+            reader.fail("\(path).dsn", "is required for kind \(kind.rawValue) (or dsn_file / dsn_env): "
+                        + "libpq's defaults lead to PostgreSQL, not to the \(kind.rawValue) console")
+            return Secret("")
+        }
         if given.count > 1 {
             reader.fail("\(path).\(given[1])", "conflicts with \(path).\(given[0]): give only one of dsn, dsn_file, dsn_env")
             return Secret("")
@@ -194,28 +207,53 @@ public struct ConfigLoader: Sendable {
             return Secret(reader.scalar(node, path: "\(path).dsn", quoteValue: false) ?? "")
         }
         if let node = fields["dsn_file"], let file = reader.scalar(node, path: "\(path).dsn_file") {
-            do {
-                return Secret(try readFile(file).trimmingSpaces())
-            } catch {
-                reader.fail("\(path).dsn_file", "cannot read \"\(file)\": \(error)")
-            }
+            return Secret(readSecretFile(file, path: "\(path).dsn_file", reader: &reader) ?? "")
         }
         if let node = fields["dsn_env"], let variable = reader.scalar(node, path: "\(path).dsn_env") {
             if let value = environment[variable] { return Secret(value) }
-            reader.fail("\(path).dsn_env", "environment variable \(variable) is not set")
+            reader.fail("\(path).dsn_env", "environment variable \(ConfigEcho.value(variable)) is not set")
         }
         return Secret("")
     }
 
-    static func describeYAMLError(_ error: any Error) -> String {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _):
-                return "\(problem)\(context.map { " \($0.text)" } ?? "") at line \(mark.line), column \(mark.column)"
-            default: return "\(yaml)"
-            }
+    /// The trimmed content of a secret file, or nil after recording why not (unreadable, unsafe
+    /// permissions, empty). Every `*_file` key reads through here.
+    func readSecretFile(_ file: String, path: String, reader: inout NodeReader) -> String? {
+        let content: String
+        do {
+            content = try readFile(file).trimmingSpaces()
+        } catch let refused as SecretFileRefused {
+            reader.fail(path, refused.description)
+            return nil
+        } catch {
+            reader.fail(path, "cannot read \(ConfigEcho.quoted(file)): \(error)")
+            return nil
         }
-        return "\(error)"
+        guard !content.isEmpty else {
+            reader.fail(path, "file \(ConfigEcho.quoted(file)) is empty")
+            return nil
+        }
+        return content
+    }
+
+    /// libyaml's problem and where it is, never the text around it: Yams' own descriptions quote the
+    /// surrounding lines of the file, and those may hold an inline secret or header value.
+    static func describeYAMLError(_ error: any Error) -> String {
+        guard let yaml = error as? YamlError else { return "the YAML library failed" }
+        switch yaml {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            // `context` here is libyaml's own phrase ("while scanning a quoted scalar"), not file text.
+            return "\(problem)\(context.map { " \($0.text)" } ?? "") at line \(mark.line), column \(mark.column)"
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.map { ConfigEcho.quoted($0) }.joined(separator: ", ")
+            return "duplicate key \(keys) in one mapping at line \(context.mark.line)"
+        case let .reader(problem, offset, _, _):
+            return "\(problem)\(offset.map { " at byte \($0)" } ?? "")"
+        case .dataCouldNotBeDecoded: return "the file is not UTF-8 text"
+        case .memory: return "out of memory"
+        case .no, .writer, .emitter, .representer: return "the YAML library failed"
+        }
     }
 }
 

@@ -138,7 +138,7 @@ extension ConfigLoader {
             if let bytes = ByteSizeParser.bytes(text), (1024...(64 << 20)).contains(bytes) {
                 maxBytes = bytes
             } else {
-                reader.fail("\(path).max_response_bytes", "\"\(text)\" is not a size between 1KiB and 64MiB (use 512KiB, 1MiB, 2MB)")
+                reader.fail("\(path).max_response_bytes", "\(ConfigEcho.quoted(text)) is not a size between 1KiB and 64MiB (use 512KiB, 1MiB, 2MB)")
             }
         }
         var pools: HTTPJSONPoolMapping?
@@ -177,18 +177,11 @@ extension ConfigLoader {
     private func readSecretValue(_ node: Node, key: String, path: String, reader: inout NodeReader) -> String? {
         guard let text = reader.scalar(node, path: path, quoteValue: false) else { return nil }
         if key.hasSuffix("_file") {
-            do {
-                let content = try readFile(text).trimmingSpaces()
-                if content.isEmpty { reader.fail(path, "file \"\(text)\" is empty") }
-                return content.isEmpty ? nil : content
-            } catch {
-                reader.fail(path, "cannot read \"\(text)\": \(error)")
-                return nil
-            }
+            return readSecretFile(text, path: path, reader: &reader)
         }
         if key.hasSuffix("_env") {
             guard let value = environment[text], !value.isEmpty else {
-                reader.fail(path, "environment variable \(text) is not set")
+                reader.fail(path, "environment variable \(ConfigEcho.value(text)) is not set")
                 return nil
             }
             return value
@@ -209,7 +202,7 @@ extension ConfigLoader {
             guard let name = reader.scalar(nameNode, path: "\(itemPath).name") else { continue }
             let token = "!#$%&'*+-.^_`|~"
             if name.isEmpty || !name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || token.unicodeScalars.contains($0)) }) {
-                reader.fail("\(itemPath).name", "\"\(name)\" is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")
+                reader.fail("\(itemPath).name", "\(ConfigEcho.quoted(name)) is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")
                 continue
             }
             if ["host", "content-length", "transfer-encoding", "connection", "expect"].contains(name.lowercased()) {
@@ -246,11 +239,11 @@ extension ConfigLoader {
             do {
                 parsed = try JSONPath(parsing: text)
             } catch {
-                reader.fail(path, "\"\(text)\" is not a supported JSON path: \(error) (supported: $, .key, ['key'], [n], [*])")
+                reader.fail(path, "\(ConfigEcho.quoted(text)) is not a supported JSON path: \(error) (supported: $, .key, ['key'], [n], [*])")
                 return nil
             }
             if singular, !parsed.isSingular {
-                reader.fail(path, "\"\(text)\" must select one value; [*] is allowed only in pools.items")
+                reader.fail(path, "\(ConfigEcho.quoted(text)) must select one value; [*] is allowed only in pools.items")
                 return nil
             }
             return parsed
@@ -297,7 +290,7 @@ extension ConfigLoader {
             if fields[fieldKey] == nil { reader.fail("\(path).fields.\(key)", "is given without \(path).fields.\(fieldKey)") }
             guard let text = reader.scalar(node, path: "\(path).fields.\(key)") else { return 1 }
             guard let value = Double(text), value.isFinite, value > 0 else {
-                reader.fail("\(path).fields.\(key)", "\"\(text)\" is not a positive number (e.g. 0.001 for milliseconds)")
+                reader.fail("\(path).fields.\(key)", "\(ConfigEcho.quoted(text)) is not a positive number (e.g. 0.001 for milliseconds)")
                 return 1
             }
             return value

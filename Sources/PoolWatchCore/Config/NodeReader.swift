@@ -27,7 +27,7 @@ struct NodeReader {
         }
         var result: [String: Node] = [:]
         for (keyNode, value) in mapping {
-            let key = keyNode.scalar?.string ?? "?"
+            let key = ConfigEcho.value(keyNode.scalar?.string ?? "?")
             guard allowed.contains(key) else {
                 var message = "unknown key"
                 if let suggestion = Self.closest(key, in: allowed) { message += " (did you mean \(suggestion)?)" }
@@ -64,7 +64,7 @@ struct NodeReader {
     mutating func integer(_ node: Node, path: String, range: ClosedRange<Int>) -> Int? {
         guard let text = scalar(node, path: path) else { return nil }
         guard let value = Int(text) else {
-            fail(path, "\"\(text)\" is not a whole number")
+            fail(path, "\(ConfigEcho.quoted(text)) is not a whole number")
             return nil
         }
         guard range.contains(value) else {
@@ -80,7 +80,7 @@ struct NodeReader {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            fail(path, "\"\(text)\" is not a boolean (use true or false)")
+            fail(path, "\(ConfigEcho.quoted(text)) is not a boolean (use true or false)")
             return nil
         }
     }
@@ -88,7 +88,7 @@ struct NodeReader {
     mutating func oneOf<E: RawRepresentable & CaseIterable>(_ text: String, path: String, _ type: E.Type) -> E?
     where E.RawValue == String {
         if let value = E(rawValue: text) { return value }
-        fail(path, "\"\(text)\" is not valid (expected one of: \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
+        fail(path, "\(ConfigEcho.quoted(text)) is not valid (expected one of: \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
         return nil
     }
 

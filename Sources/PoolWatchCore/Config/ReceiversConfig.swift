@@ -163,12 +163,12 @@ extension ConfigLoader {
                 if Self.isPlainName(text) {
                     config.clusterID = text
                 } else {
-                    reader.fail("alerting.cluster_id", "\"\(text)\" may use only letters, digits, '-', '_' and '.' (at most 64)")
+                    reader.fail("alerting.cluster_id", "\(ConfigEcho.quoted(text)) may use only letters, digits, '-', '_' and '.' (at most 64)")
                 }
             }
             if let node = fields["state_dir"], let text = reader.scalar(node, path: "alerting.state_dir") {
                 if text.hasPrefix("/") { config.stateDirectory = text } else {
-                    reader.fail("alerting.state_dir", "\"\(text)\" must be an absolute path (e.g. /var/lib/poolwatch)")
+                    reader.fail("alerting.state_dir", "\(ConfigEcho.quoted(text)) must be an absolute path (e.g. /var/lib/poolwatch)")
                 }
             }
             if let node = fields["outbox_max_records"] {
@@ -177,7 +177,7 @@ extension ConfigLoader {
             }
             if let node = fields["client_url"], let text = reader.scalar(node, path: "alerting.client_url") {
                 if case .success = HTTPURL.parse(text) { config.clientURL = text } else {
-                    reader.fail("alerting.client_url", "\"\(text)\" is not an http or https URL")
+                    reader.fail("alerting.client_url", "\(ConfigEcho.quoted(text)) is not an http or https URL")
                 }
             }
         }
@@ -188,7 +188,7 @@ extension ConfigLoader {
             let path = "receivers[\(index)]"
             guard let receiver = parseReceiver(item, path: path, reader: &reader) else { continue }
             if let first = seen[receiver.name] {
-                reader.fail("\(path).name", "duplicate receiver name \"\(receiver.name)\" (also used by receivers[\(first)])")
+                reader.fail("\(path).name", "duplicate receiver name \(ConfigEcho.quoted(receiver.name)) (also used by receivers[\(first)])")
                 continue
             }
             seen[receiver.name] = index
@@ -212,7 +212,7 @@ extension ConfigLoader {
         if let node = fields["name"], let text = reader.scalar(node, path: "\(path).name") {
             name = text
             if !Self.isPlainName(text) {
-                reader.fail("\(path).name", "\"\(text)\" may use only letters, digits, '-', '_' and '.' (at most 64)")
+                reader.fail("\(path).name", "\(ConfigEcho.quoted(text)) may use only letters, digits, '-', '_' and '.' (at most 64)")
             }
         } else if fields["name"] == nil {
             reader.fail("\(path).name", "is required (e.g. oncall)")
@@ -255,7 +255,7 @@ extension ConfigLoader {
                 case let .success(endpoint):
                     (url, host, plainHTTP) = (text, endpoint.host, endpoint.plainHTTP)
                 case let .failure(problem):
-                    reader.fail("\(path).url", "\"\(text)\" \(problem.message)")
+                    reader.fail("\(path).url", "\(ConfigEcho.quoted(text)) \(problem.message)")
                 }
             }
         }
@@ -276,7 +276,7 @@ extension ConfigLoader {
             if let perSecond = Self.rate(text), perSecond > 0, perSecond <= 100 {
                 rateLimit.perSecond = perSecond
             } else {
-                reader.fail("\(path).rate_limit", "\"\(text)\" is not a rate up to 100/s (use 1/s, 30/m)")
+                reader.fail("\(path).rate_limit", "\(ConfigEcho.quoted(text)) is not a rate up to 100/s (use 1/s, 30/m)")
             }
         }
         if let node = fields["rate_burst"] {
@@ -285,7 +285,7 @@ extension ConfigLoader {
         var timeout: Double?
         if let node = fields["timeout"], let text = reader.scalar(node, path: "\(path).timeout") {
             if let seconds = DurationParser.seconds(text), seconds >= 0.1, seconds <= 120 { timeout = seconds } else {
-                reader.fail("\(path).timeout", "\"\(text)\" is not a duration from 100ms to 2m (use 10s)")
+                reader.fail("\(path).timeout", "\(ConfigEcho.quoted(text)) is not a duration from 100ms to 2m (use 10s)")
             }
         }
         guard reader.errors.count == errorsBefore, let secret else { return nil }
@@ -310,21 +310,11 @@ extension ConfigLoader {
         let keyPath = "\(path).\(chosen)"
         guard let text = reader.scalar(fields[chosen]!, path: keyPath) else { return nil }
         if chosen.hasSuffix("_file") {
-            let content: String
-            do {
-                content = try readFile(text).trimmingSpaces()
-            } catch {
-                reader.fail(keyPath, "cannot read \"\(text)\": \(error)")
-                return nil
-            }
-            guard !content.isEmpty else {
-                reader.fail(keyPath, "file \"\(text)\" is empty")
-                return nil
-            }
+            guard let content = readSecretFile(text, path: keyPath, reader: &reader) else { return nil }
             return (Secret(content), .file(text), keyPath)
         }
         guard let value = environment[text]?.trimmingSpaces(), !value.isEmpty else {
-            reader.fail(keyPath, "environment variable \(text) is not set")
+            reader.fail(keyPath, "environment variable \(ConfigEcho.value(text)) is not set")
             return nil
         }
         return (Secret(value), .environment(text), keyPath)

@@ -14,82 +14,41 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     public var debugDescription: String { "<redacted>" }
 }
 
-/// Redaction of libpq connection strings, for the places that must show *which* server a DSN
-/// points at (logs, the landing page) without its password.
+/// The rule for files that hold a secret (`dsn_file`, `url_file`, `value_file`, `*_file` of receivers).
+///
+/// libpq ignores a `.pgpass` that group or others may read or write, and accepts a key file readable
+/// by group only when root owns it (certificates managed by the system; Kubernetes secret volumes are
+/// root-owned, group `fsGroup`, mode 0440). poolwatch follows the same rule but refuses instead of
+/// ignoring: a secret silently not read would look like a wrong password. Writable by group or others
+/// is refused too, since whoever can write the DSN can point poolwatch at their own server.
+public enum SecretFileMode {
+    /// Why the permission bits `mode` (of a file owned by root or not) are unsafe, with the fix; nil if fine.
+    public static func problem(path: String, mode: UInt32, ownedByRoot: Bool) -> SecretFileRefused? {
+        let octal = "0" + String(mode & 0o777, radix: 8)
+        let fix = "run chmod 0600 \(ConfigEcho.value(path))"
+        if mode & 0o022 != 0 {
+            return SecretFileRefused(description: "\(ConfigEcho.quoted(path)) is writable by group or others (mode \(octal)); \(fix)")
+        }
+        if mode & 0o004 != 0 || (mode & 0o040 != 0 && !ownedByRoot) {
+            return SecretFileRefused(description: "\(ConfigEcho.quoted(path)) is readable by group or others (mode \(octal)); \(fix)"
+                                     + " (or 0640 with root as owner)")
+        }
+        return nil
+    }
+}
+
+/// A secret file refused for its permissions; the description says which file and how to fix it.
+public struct SecretFileRefused: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Turns a DSN into the text shown on the landing page, by `check-config` and in logs: the options
+/// libpq parsed from it, password dropped. Injected because the parse is libpq's (`PQconninfoParse`,
+/// in PoolWatchPostgres) and this module does not link libpq; parsing by hand here missed libpq's own
+/// escapes and percent-encoded URI keys. The default shows nothing of the DSN.
+public typealias ConnInfoDisplay = @Sendable (String) -> String
+
 public enum ConnInfo {
-    /// Returns `dsn` with any password replaced by `<redacted>`. Handles both forms libpq accepts:
-    /// URIs (`postgresql://user:secret@host/db?password=secret`) and `key=value` strings, quoted or not.
-    public static func redacted(_ dsn: String) -> String {
-        if dsn.hasPrefix("postgres://") || dsn.hasPrefix("postgresql://") {
-            return redactURI(dsn)
-        }
-        return redactKeyValue(dsn)
-    }
-
-    private static func redactURI(_ uri: String) -> String {
-        var text = uri
-        let schemeEnd = text.firstRange(of: "://")!.upperBound
-        let authorityEnd = text[schemeEnd...].firstIndex { $0 == "/" || $0 == "?" } ?? text.endIndex
-        if let at = text[schemeEnd..<authorityEnd].lastIndex(of: "@"),
-           let colon = text[schemeEnd..<at].firstIndex(of: ":") {
-            text.replaceSubrange(text.index(after: colon)..<at, with: "<redacted>")
-        }
-        // Query parameters: password=...
-        guard let question = text.firstIndex(of: "?") else { return text }
-        let query = text[text.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { part in
-            part.hasPrefix("password=") ? "password=<redacted>" : String(part)
-        }
-        return String(text[...question]) + query.joined(separator: "&")
-    }
-
-    private static func redactKeyValue(_ conninfo: String) -> String {
-        var output = ""
-        var index = conninfo.startIndex
-        while index < conninfo.endIndex {
-            // Copy whitespace.
-            if conninfo[index].isWhitespace {
-                output.append(conninfo[index])
-                index = conninfo.index(after: index)
-                continue
-            }
-            // Read key.
-            let keyStart = index
-            while index < conninfo.endIndex, conninfo[index] != "=", !conninfo[index].isWhitespace {
-                index = conninfo.index(after: index)
-            }
-            let key = conninfo[keyStart..<index]
-            output += key
-            // Skip spaces around '='.
-            while index < conninfo.endIndex, conninfo[index].isWhitespace { index = conninfo.index(after: index) }
-            guard index < conninfo.endIndex, conninfo[index] == "=" else { continue }
-            output += "="
-            index = conninfo.index(after: index)
-            while index < conninfo.endIndex, conninfo[index].isWhitespace { index = conninfo.index(after: index) }
-            // Read value: quoted with backslash escapes, or up to the next space.
-            var value = ""
-            if index < conninfo.endIndex, conninfo[index] == "'" {
-                value.append("'")
-                index = conninfo.index(after: index)
-                while index < conninfo.endIndex, conninfo[index] != "'" {
-                    if conninfo[index] == "\\", conninfo.index(after: index) < conninfo.endIndex {
-                        value.append(conninfo[index])
-                        index = conninfo.index(after: index)
-                    }
-                    value.append(conninfo[index])
-                    index = conninfo.index(after: index)
-                }
-                if index < conninfo.endIndex {
-                    value.append("'")
-                    index = conninfo.index(after: index)
-                }
-            } else {
-                while index < conninfo.endIndex, !conninfo[index].isWhitespace {
-                    value.append(conninfo[index])
-                    index = conninfo.index(after: index)
-                }
-            }
-            output += key == "password" ? "<redacted>" : value
-        }
-        return output
-    }
+    /// For callers without libpq: no part of the DSN is shown.
+    public static let hidden: ConnInfoDisplay = { _ in "(connection string not shown)" }
 }

@@ -20,6 +20,12 @@ public struct LabelRegex: Sendable, Hashable, CustomStringConvertible {
     public init(_ pattern: String) throws(LabelRegexError) {
         var parser = RegexParser(Array(pattern.unicodeScalars))
         let node = try parser.parseWhole()
+        // Counted before compiling: nested counts multiply (`((a{1000}){1000}){1000}` is 10^9
+        // instructions), so the program is never built when it would be too large.
+        if RegexCompiler.size(of: node, ceiling: Self.maxProgramSize + 1) > Self.maxProgramSize {
+            throw LabelRegexError(offset: 0, message: "expression too large (it compiles to more than \(Self.maxProgramSize) "
+                                  + "instructions; nested repetition counts multiply)")
+        }
         var compiler = RegexCompiler()
         compiler.emit(node)
         compiler.append(.match)
@@ -28,6 +34,11 @@ public struct LabelRegex: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { pattern }
+
+    /// The largest program accepted, in instructions. RE2 refuses a pattern whose program exceeds its
+    /// memory budget (`max_mem`, 8 MiB by default: a few hundred thousand instructions); real label
+    /// matchers are tens of instructions, and matching allocates per instruction, so the cap is lower.
+    static let maxProgramSize = 100_000
 
     public static func == (lhs: LabelRegex, rhs: LabelRegex) -> Bool { lhs.pattern == rhs.pattern }
     public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
@@ -462,6 +473,24 @@ private struct RegexCompiler {
     var program: [Instruction] = []
 
     mutating func append(_ instruction: Instruction) { program.append(instruction) }
+
+    /// How many instructions `emit(node)` appends, computed without emitting; every partial result
+    /// is clamped to `ceiling`, so nested repetitions cannot overflow.
+    static func size(of node: RegexNode, ceiling: Int) -> Int {
+        let result: Int
+        switch node {
+        case .empty: result = 0
+        case .set, .begin, .end: result = 1
+        case .concat(let items): result = items.reduce(0) { min($0 + size(of: $1, ceiling: ceiling), ceiling) }
+        case .alternate(let branches):
+            result = branches.reduce(2 * max(branches.count - 1, 0)) { min($0 + size(of: $1, ceiling: ceiling), ceiling) }
+        case .repeated(let inner, let minimum, let maximum):
+            let one = size(of: inner, ceiling: ceiling)
+            let optional = maximum.map { ($0 - minimum) * (one + 1) } ?? (one + 2)
+            result = minimum * one + optional
+        }
+        return min(result, ceiling)
+    }
 
     mutating func emit(_ node: RegexNode) {
         switch node {

@@ -264,7 +264,7 @@ private struct Parser {
         do {
             return try LabelMatcher(name, kind, value)
         } catch {
-            throw self.error("invalid regular expression \"\(value)\": \(error.message) (offset \(error.offset))", at: token)
+            throw self.error("invalid regular expression \(ConfigEcho.quoted(value)): \(error.message) (offset \(error.offset))", at: token)
         }
     }
 
