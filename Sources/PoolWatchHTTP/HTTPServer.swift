@@ -21,6 +21,8 @@ public enum HTTPServer {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(options: .autoGenerateHeadEndpoints)
+        // First: routes registered later (here and in `extraRoutes`) are wrapped in it.
+        router.add(middleware: SecurityHeadersMiddleware())
         router.get("/metrics") { request, _ -> Response in
             let gzip = acceptsGzip(request.headers[values: .acceptEncoding])
             let body = store.scrape(gzip: gzip, extra: connectionGuard.families)

@@ -26,7 +26,7 @@ public struct HTTPJSONTargetCollector: TargetCollector {
         self.target = target
         self.options = options
         self.client = client
-        self.mapper = HTTPJSONPoolCollector(mapping: options.pools)
+        self.mapper = HTTPJSONPoolCollector(mapping: options.pools, maxPools: options.maxPools)
     }
 
     /// - Parameter userAgent: `poolwatch/<version>`.

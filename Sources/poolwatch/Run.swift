@@ -36,6 +36,12 @@ struct Run: AsyncParsableCommand {
             "targets": "\(config.targets.map { "\($0.name)[\($0.kind.rawValue)]" }.joined(separator: ","))",
         ])
 
+        for target in config.targets {
+            if let warning = target.httpJSON?.cleartextCredentialWarning {
+                logger.warning("credentials over plain http", metadata: ["target": "\(target.name)", "detail": "\(warning)"])
+            }
+        }
+
         let store = SnapshotStore(
             targets: config.targets.map { ($0.name, $0.kind) },
             buildInfo: .init(version: PoolwatchCommand.version, swiftVersion: swiftVersion),
@@ -95,7 +101,7 @@ struct Run: AsyncParsableCommand {
             extraRoutes: [{ router in
                 router.get("/alerts") { _, _ -> Response in
                     Response(status: .ok, headers: [.contentType: "application/json"],
-                             body: .init(byteBuffer: ByteBuffer(bytes: await board.json(at: WallClock.now()))))
+                             body: .init(byteBuffer: ByteBuffer(bytes: await board.cachedJSON(at: WallClock.now()))))
                 }
             }],
             onRunning: { port in

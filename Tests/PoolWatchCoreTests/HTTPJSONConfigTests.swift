@@ -35,6 +35,7 @@ import Yams
             kind: http_json
             url: http://user:pw@127.0.0.1:8080/pool-stats?token=abc
             max_response_bytes: 512KiB
+            max_pools: 50
             headers:
               - {name: Authorization, value_file: /run/secrets/token}
               - {name: X-Tenant, value: orders}
@@ -60,6 +61,7 @@ import Yams
         #expect(c.url.revealed == "http://user:pw@127.0.0.1:8080/pool-stats?token=abc")
         #expect(c.displayURL == "http://127.0.0.1:8080/pool-stats")
         #expect(c.maxResponseBytes == 512 * 1024)
+        #expect(c.maxPools == 50)
         #expect(c.headers.map(\.name) == ["Authorization", "X-Tenant", "X-Key"])
         #expect(c.headers.map(\.value.revealed) == ["Bearer s3cret", "orders", "k3y"])
         #expect(c.pools.items.description == "$.pools[*]")
@@ -82,6 +84,7 @@ import Yams
         #expect(errors == [])
         let c = try #require(config)
         #expect(c.maxResponseBytes == 1 << 20)
+        #expect(c.maxPools == HTTPJSONTargetConfig.defaultMaxPools)
         #expect(c.headers.isEmpty)
         #expect(c.pools.items == .root)
         #expect(c.pools.name == .literal("default"))
@@ -187,5 +190,37 @@ import Yams
         for text in ["", "MiB", "1.5MiB", "-1", "12 parsecs", "99999999999999999"] {
             #expect(ByteSizeParser.bytes(text) == nil, "\(text)")
         }
+    }
+}
+
+/// The start-up warning for credentials sent over plain http (libcurl also honours http_proxy).
+@Suite struct CleartextCredentialWarningTests {
+    func warning(_ url: String, headers: [String] = []) -> String? {
+        let mapping = HTTPJSONPoolMapping(
+            items: .root, active: try! JSONPath(parsing: "$.a"), idle: try! JSONPath(parsing: "$.i"),
+            waiting: try! JSONPath(parsing: "$.w"), max: try! JSONPath(parsing: "$.m"))
+        return HTTPJSONTargetConfig(
+            url: Secret(url), displayURL: "shown-url", headers: headers.map { HTTPJSONHeader(name: $0, value: Secret("s3cret")) },
+            pools: mapping).cleartextCredentialWarning
+    }
+
+    @Test func warnsForCredentialsOverPlainHTTPToAnotherHost() throws {
+        let header = try #require(warning("http://app.internal:8080/stats", headers: ["Authorization", "X-Tenant"]))
+        #expect(header.hasPrefix("shown-url is plain http to a non-loopback host and sends header Authorization;"))
+        #expect(warning("http://10.0.0.5/stats?token=t0k3n")?.contains("a query string in the URL") == true)
+        #expect(warning("http://u:pw@10.0.0.5/stats")?.contains("user info in the URL") == true)
+        #expect(warning("http://10.0.0.5/stats", headers: ["X-Api-Key"]) != nil)
+        for text in [warning("http://u:pw@10.0.0.5/stats?token=t0k3n", headers: ["Authorization"])].compactMap({ $0 }) {
+            #expect(!text.contains("t0k3n") && !text.contains("pw") && !text.contains("s3cret"))
+        }
+    }
+
+    @Test func silentForHTTPSLoopbackOrNoCredentials() {
+        #expect(warning("https://app.internal/stats?token=t", headers: ["Authorization"]) == nil)
+        #expect(warning("http://127.0.0.1:8080/stats?token=t", headers: ["Authorization"]) == nil)
+        #expect(warning("http://localhost/stats", headers: ["Authorization"]) == nil)
+        #expect(warning("http://[::1]:8080/stats", headers: ["Authorization"]) == nil)
+        #expect(warning("http://app.internal/stats", headers: ["X-Tenant", "Accept"]) == nil)
+        #expect(warning("http://127.0.0.1.evil.example/stats?token=t") != nil)
     }
 }

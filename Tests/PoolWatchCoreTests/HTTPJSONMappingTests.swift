@@ -50,7 +50,7 @@ import Testing
             "poolwatch_app_pool_connections", "poolwatch_app_pool_pending", "poolwatch_app_pool_max",
             "poolwatch_app_pool_acquire_seconds", "poolwatch_app_pool_timeouts_total",
             "poolwatch_pool_clients", "poolwatch_pool_servers", "poolwatch_pool_size_limit", "poolwatch_pool_utilization_ratio",
-            "poolwatch_pool_saturated",
+            "poolwatch_pool_saturated", "poolwatch_app_pool_pools_dropped",
         ])
         let primary = ["pool": "primary", "database": "orders", "user": "orders_rw"]
         let reporting = ["pool": "reporting", "database": "orders", "user": "orders_ro"]
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func emptyPoolListIsNotAnError() throws {
-        #expect(try families(#"{"pools": []}"#).isEmpty)
+        #expect(try families(#"{"pools": []}"#).map(\.name) == ["poolwatch_app_pool_pools_dropped"])
     }
 
     @Test func nullOptionalFieldIsSkipped() throws {
@@ -175,12 +175,20 @@ import Testing
         #expect(failure(json)?.hasPrefix(#"pools $.pools[0] and $.pools[1] have the same labels (pool="a", database="d", user="u")"#) == true)
     }
 
-    @Test func tooManyPoolsAreRefused() {
-        let pool = #"{"active": 1, "idle": 1, "waiting": 0, "max": 2}"#
-        let json = "[" + Array(repeating: pool, count: HTTPJSONPoolCollector.maxPools + 1).joined(separator: ",") + "]"
+    /// The document does not decide how many series there are: pools beyond `max_pools` are dropped
+    /// (the first ones in document order are kept) and counted.
+    @Test func poolsBeyondMaxPoolsAreDroppedAndCounted() throws {
+        let json = "[" + (0..<250).map { #"{"name": "p\#($0)", "active": 1, "idle": 1, "waiting": 0, "max": 2}"# }
+            .joined(separator: ",") + "]"
         let mapping = HTTPJSONPoolMapping(
-            items: Self.path("$[*]"), active: Self.path("$.active"), idle: Self.path("$.idle"), waiting: Self.path("$.waiting"),
-            max: Self.path("$.max"))
-        #expect(failure(json, mapping) == "pools.items $[*] selects 501 pools; at most 500 are supported")
+            items: Self.path("$[*]"), name: .path(Self.path("$.name")), active: Self.path("$.active"), idle: Self.path("$.idle"),
+            waiting: Self.path("$.waiting"), max: Self.path("$.max"))
+        for (limit, kept) in [(HTTPJSONTargetConfig.defaultMaxPools, 200), (10, 10), (1000, 250)] {
+            let families = try HTTPJSONPoolCollector(mapping: mapping, maxPools: limit).map(body: Array(json.utf8))
+            let pending = try #require(families.first { $0.name == "poolwatch_app_pool_pending" })
+            #expect(pending.samples.count == kept)
+            #expect(pending.samples.last?.label("pool") == "p\(kept - 1)")
+            #expect(families.first { $0.name == "poolwatch_app_pool_pools_dropped" }?.samples.first?.value == Double(250 - kept))
+        }
     }
 }

@@ -52,6 +52,31 @@ import Testing
         #expect(transitions[6][0].resolvedAt == 180 && transitions[6][0].firedAt == 60)
     }
 
+    /// An application with 500 pools in trouble pages `maxInstancesPerRule` times plus once for the rest,
+    /// whose summary says how many; the grouped alert resolves once when the rest clears.
+    @Test func instancesBeyondTheCapAreGroupedIntoOneNotification() throws {
+        var engine = AlertEngine(rules: [try rule()], options: .init(maxInstancesPerRule: 25))
+        func round(_ pools: Int, at time: Double, value: Double = 1) -> [AlertTransition] {
+            let points = (0..<pools).map { F.point("x", ["target": "t", "pool": "p\(1000 + $0)"], value) }
+            return engine.step(F.families(points), at: time).transitions
+        }
+        let fired = round(500, at: 0)
+        #expect(fired.count == 26)
+        #expect(Set(fired.compactMap { $0.identity["pool"] }) == Set((0..<25).map { "p\(1000 + $0)" }))
+        let grouped = try #require(fired.first { $0.identity == LabelSet([AlertEngine.groupedLabel: "true"]) })
+        #expect(grouped.value == 475)
+        #expect(grouped.annotations["summary"] == "475 more High alerts than the 25 tracked one by one")
+        #expect(grouped.labels["alertname"] == "High" && grouped.labels["severity"] == "warning")
+        #expect(engine.alerts(at: 0).count == 26)
+        // The same pools stay individual while the set changes; no new pages.
+        #expect(round(499, at: 30).isEmpty)
+        #expect(engine.alerts(at: 30).first { $0.instance.identity == grouped.identity }?.instance.value == 474)
+        // Down to 25: the group resolves, the 25 individual alerts keep firing.
+        let resolved = round(25, at: 60)
+        #expect(resolved.map(\.kind) == [.resolved] && resolved.first?.identity == grouped.identity)
+        #expect(round(0, at: 90).count == 25)
+    }
+
     @Test func pendingThatClearsRestartsItsTimer() throws {
         var engine = AlertEngine(rules: [try rule(for: 60)])
         let transitions = run(&engine, [1, 1, 0, 1, 1, 1])

@@ -77,15 +77,39 @@ struct PostgresCollectorTests {
         #expect(Set(keys).count == keys.count)
     }
 
-    @Test func queryTextOnlyWhenAskedAndTruncated() async throws {
+    /// Every statement, with its text cut at `length`.
+    func queryTextOptions(length: Int) -> StatementOptions {
         var options = StatementOptions()
         options.includeQuery = true
-        options.queryLength = 10
+        options.queryLength = length
         options.limit = 10000
-        let snapshot = await Env.collect(Env.target(dsn: Env.dsn(), statements: options))
+        return options
+    }
+
+    @Test func queryTextOnlyWhenAskedAndTruncated() async throws {
+        let snapshot = await Env.collect(Env.target(dsn: Env.dsn(), statements: queryTextOptions(length: 10)))
         let texts = snapshot.samples("pg_stat_statements_query_info").compactMap { $0.label("query") }
         #expect(!texts.isEmpty)
         #expect(texts.allSatisfy { $0.count <= 10 })
+    }
+
+    /// pg_stat_statements keeps utility statements verbatim, passwords included: the exported text
+    /// has its literals masked (QueryTextMasking).
+    @Test func passwordsInUtilityStatementsNeverReachTheQueryLabel() async throws {
+        let role = Env.uniqueName("masked")
+        let secret = "s3cret-\(UInt32.random(in: 0 ... .max))"
+        try Env.sql("CREATE ROLE \(role) LOGIN PASSWORD '\(secret)-create'")
+        defer { _ = try? Env.sql("DROP ROLE IF EXISTS \(role)") }
+        try Env.sql("ALTER ROLE \(role) WITH ENCRYPTED PASSWORD E'\(secret)-alter\\'x'")
+        try Env.sql("ALTER ROLE \(role) PASSWORD $pw$\(secret)-dollar$pw$")
+        let kept = try Env.sql("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%\(secret)%'").rows.first?.first ?? nil
+        #expect(kept == "3", "pg_stat_statements keeps the three statements verbatim")
+        let snapshot = await Env.collect(Env.target(dsn: Env.dsn(), statements: queryTextOptions(length: 1000)))
+        let texts = snapshot.samples("pg_stat_statements_query_info").compactMap { $0.label("query") }
+        #expect(texts.filter { $0.contains(role) }.count == 3, "\(texts.filter { $0.contains(role) })")
+        #expect(texts.contains("ALTER ROLE \(role) PASSWORD '***'"))
+        let exposition = String(decoding: TextEncoder().encode(snapshot.families).bytes, as: UTF8.self)
+        #expect(!exposition.contains(secret))
     }
 
     @Test func missingPgStatStatementsFailsOnlyThatCollector() async throws {

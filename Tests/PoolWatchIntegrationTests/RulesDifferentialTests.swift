@@ -65,7 +65,8 @@ import Testing
     /// One promtool test group: the scenario's series, and the alerts poolwatch fires at every step for
     /// every rule (an empty list where none fire).
     func alertGroup(_ scenario: Scenario, rules: [AlertRule]) throws -> (yaml: String, fired: Set<String>) {
-        var engine = AlertEngine(rules: rules, options: AlertEngine.Options(resolveWarmUpEvaluations: 0))
+        // No per-rule instance cap: grouping the instances beyond it is poolwatch's own, Prometheus has none.
+        var engine = AlertEngine(rules: rules, options: AlertEngine.Options(resolveWarmUpEvaluations: 0, maxInstancesPerRule: .max))
         var tests = ""
         var fired: Set<String> = []
         for step in 0..<Self.steps {

@@ -85,8 +85,10 @@ public struct StatementsCollector: SQLCollector {
             }))
         if includeQuery {
             families.append(MetricFamily(
-                "pg_stat_statements_query_info", help: "Normalized query text of a top statement, truncated (value is 1).",
-                samples: rows.map { Sample(Self.labels($0) + [Label("query", $0.label("query"))], 1) }))
+                "pg_stat_statements_query_info",
+                help: "Normalized query text of a top statement, truncated, string literals masked (value is 1).",
+                // Utility statements keep their literals (`ALTER ROLE … PASSWORD '…'`): see QueryTextMasking.
+                samples: rows.map { Sample(Self.labels($0) + [Label("query", QueryTextMasking.mask($0.label("query")))], 1) }))
         }
         if let summary = results[1].namedRows.first {
             families.append(MetricFamily(

@@ -10,6 +10,7 @@ import Yams
 ///   collection_timeout: 5s                      # the whole request
 ///   connect_timeout: 2s                         # optional, default 5s (capped by collection_timeout)
 ///   max_response_bytes: 1MiB                    # default 1MiB; B, KB, KiB, MB, MiB
+///   max_pools: 200                              # default 200; pools beyond it are dropped and counted
 ///   headers:                                    # optional; value, value_file or value_env
 ///     - {name: Authorization, value_file: /run/secrets/orders-stats-token}
 ///   pools:
@@ -36,16 +37,23 @@ public struct HTTPJSONTargetConfig: Sendable, Equatable {
     /// The response body cap; a larger document fails the round.
     public var maxResponseBytes: Int
     public var pools: HTTPJSONPoolMapping
+    /// Pools exported per round; the document's later pools are dropped (`poolwatch_app_pool_pools_dropped`).
+    /// Each pool is about ten series and can be an alert instance per rule, so the document must not
+    /// decide how many there are.
+    public var maxPools: Int
 
     public static let defaultMaxResponseBytes = 1 << 20
+    public static let defaultMaxPools = 200
+    public static let maxPoolsRange = 1...5000
 
     public init(url: Secret, displayURL: String, headers: [HTTPJSONHeader] = [], maxResponseBytes: Int = defaultMaxResponseBytes,
-                pools: HTTPJSONPoolMapping) {
+                pools: HTTPJSONPoolMapping, maxPools: Int = defaultMaxPools) {
         self.url = url
         self.displayURL = displayURL
         self.headers = headers
         self.maxResponseBytes = maxResponseBytes
         self.pools = pools
+        self.maxPools = maxPools
     }
 }
 
@@ -113,7 +121,7 @@ public struct HTTPJSONPoolMapping: Sendable, Equatable {
 extension ConfigLoader {
     /// Target keys that only `kind: http_json` accepts. The loader allows them on every target and lets
     /// ``parseHTTPJSON(_:kind:path:reader:)`` refuse them on the other kinds.
-    static let httpJSONTargetKeys = ["url", "url_file", "url_env", "headers", "max_response_bytes", "pools"]
+    static let httpJSONTargetKeys = ["url", "url_file", "url_env", "headers", "max_response_bytes", "max_pools", "pools"]
 
     /// Parses the `http_json` part of a target from its already-checked key/value mapping.
     ///
@@ -141,6 +149,9 @@ extension ConfigLoader {
                 reader.fail("\(path).max_response_bytes", "\(ConfigEcho.quoted(text)) is not a size between 1KiB and 64MiB (use 512KiB, 1MiB, 2MB)")
             }
         }
+        let maxPools = fields["max_pools"].map {
+            reader.integer($0, path: "\(path).max_pools", range: HTTPJSONTargetConfig.maxPoolsRange) ?? HTTPJSONTargetConfig.defaultMaxPools
+        } ?? HTTPJSONTargetConfig.defaultMaxPools
         var pools: HTTPJSONPoolMapping?
         if let node = fields["pools"] {
             pools = parseHTTPJSONPools(node, path: "\(path).pools", reader: &reader)
@@ -148,7 +159,8 @@ extension ConfigLoader {
             reader.fail("\(path).pools", "is required for kind http_json: where the pools are in the document and their fields")
         }
         guard reader.errors.count == errorsBefore, let url, let pools else { return nil }
-        return HTTPJSONTargetConfig(url: url.secret, displayURL: url.display, headers: headers, maxResponseBytes: maxBytes, pools: pools)
+        return HTTPJSONTargetConfig(url: url.secret, displayURL: url.display, headers: headers, maxResponseBytes: maxBytes, pools: pools,
+                                    maxPools: maxPools)
     }
 
     private func parseHTTPJSONURL(_ fields: [String: Node], path: String, reader: inout NodeReader) -> (secret: Secret, display: String)? {
@@ -335,6 +347,10 @@ struct HTTPURL {
     var hostPort: String
     /// The path, without query and fragment ("" when absent).
     var path: String
+    /// The host alone: no port, no IPv6 brackets.
+    var host: String = ""
+    var hasUserInfo = false
+    var hasQuery = false
 
     struct Problem: Error { var message: String }
 
@@ -355,6 +371,7 @@ struct HTTPURL {
         let rest = text[separator.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         var authority = rest[..<authorityEnd]
+        let hasUserInfo = authority.contains("@")
         if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
         let host: Substring
         if authority.hasPrefix("[") {
@@ -378,6 +395,39 @@ struct HTTPURL {
         guard !host.isEmpty else { return .failure(Problem(message: "the host is missing")) }
         let afterAuthority = rest[authorityEnd...]
         let pathEnd = afterAuthority.firstIndex { $0 == "?" || $0 == "#" } ?? afterAuthority.endIndex
-        return .success(HTTPURL(scheme: scheme, hostPort: String(authority), path: String(afterAuthority[..<pathEnd])))
+        return .success(HTTPURL(
+            scheme: scheme, hostPort: String(authority), path: String(afterAuthority[..<pathEnd]), host: String(host).lowercased(),
+            hasUserInfo: hasUserInfo, hasQuery: afterAuthority.contains("?")))
+    }
+
+    /// `localhost`, 127.0.0.0/8 and ::1: traffic that never leaves the host.
+    var isLoopback: Bool {
+        host == "localhost" || host.hasSuffix(".localhost") || host == "::1" || host == "0:0:0:0:0:0:0:1"
+            || (host.hasPrefix("127.") && host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil })
+    }
+}
+
+extension HTTPJSONTargetConfig {
+    /// Header names that carry credentials by convention (compared lowercased, by substring for the
+    /// last ones: `X-Api-Key`, `X-Auth-Token`, `Private-Token`).
+    static func isCredentialHeader(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return ["authorization", "proxy-authorization", "cookie"].contains(lower)
+            || ["auth", "token", "key", "secret", "password", "session"].contains { lower.contains($0) }
+    }
+
+    /// A warning for the start-up log when credentials (a credential header, user info or a query string
+    /// in the URL) go over plain `http` to a host other than loopback: anyone on the path can read them,
+    /// and so can a proxy named by `http_proxy`, which libcurl honours. Names headers, never values.
+    public var cleartextCredentialWarning: String? {
+        guard case let .success(parsed) = HTTPURL.parse(url.revealed), parsed.scheme == "http", !parsed.isLoopback else { return nil }
+        var carried: [String] = []
+        let names = headers.map(\.name).filter(Self.isCredentialHeader)
+        if !names.isEmpty { carried.append("header \(names.joined(separator: ", "))") }
+        if parsed.hasUserInfo { carried.append("user info in the URL") }
+        if parsed.hasQuery { carried.append("a query string in the URL") }
+        guard !carried.isEmpty else { return nil }
+        return "\(displayURL) is plain http to a non-loopback host and sends \(carried.joined(separator: " and ")); "
+            + "anyone on the path (and any proxy set by http_proxy) can read it: use https"
     }
 }

@@ -19,15 +19,21 @@ public struct AlertEngine: Sendable {
         /// A restored pending instance keeps its timer if poolwatch was down at most this long.
         public var forOutageTolerance: Double
         public var history: SeriesHistory.Limits
+        /// Instances of one rule tracked (and notified) one by one; the rest of the rule's result becomes
+        /// one grouped instance (`AlertEngine.groupedLabel`) whose value and summary say how many. The
+        /// number of pools, hence of instances, is set by the monitored systems (an application's
+        /// pool-stats document); without a cap one bad round pages once per pool.
+        public var maxInstancesPerRule: Int
 
         public init(
             resolveWarmUpEvaluations: Int = 2, resolvedRetention: Double = 900, forOutageTolerance: Double = 600,
-            history: SeriesHistory.Limits = SeriesHistory.Limits()
+            history: SeriesHistory.Limits = SeriesHistory.Limits(), maxInstancesPerRule: Int = 25
         ) {
             self.resolveWarmUpEvaluations = resolveWarmUpEvaluations
             self.resolvedRetention = resolvedRetention
             self.forOutageTolerance = forOutageTolerance
             self.history = history
+            self.maxInstancesPerRule = maxInstancesPerRule
         }
     }
 
@@ -119,6 +125,7 @@ public struct AlertEngine: Sendable {
                 value: sample.value, labels: labels, annotations: rule.annotations(for: sample))
         }
         var current = instances[rule.name] ?? [:]
+        Self.group(&active, beyond: options.maxInstancesPerRule, of: rule, tracked: current)
         var resolved: [InstanceRef] = []
         // A new condition, or one that returns after a resolve, starts a new pending instance.
         for identity in active.keys where current[identity].map({ $0.phase == .resolved }) ?? true {
@@ -147,6 +154,34 @@ public struct AlertEngine: Sendable {
         }
         instances[rule.name] = current.isEmpty ? nil : current
         return resolved
+    }
+
+    /// The identity label of a rule's grouped instance (the instances beyond `maxInstancesPerRule`).
+    public static let groupedLabel = "poolwatch_grouped"
+
+    /// Keeps at most `limit` identities of `active` and replaces the rest by one grouped observation
+    /// whose value is how many it stands for. Identities already tracked (not resolved) are kept first,
+    /// so a firing alert is not resolved by the cap; then the smallest label sets, so the choice is stable.
+    static func group(
+        _ active: inout [LabelSet: AlertObservation], beyond limit: Int, of rule: AlertRule, tracked: [LabelSet: AlertInstance]
+    ) {
+        guard active.count > limit else { return }
+        let isTracked = { (identity: LabelSet) in tracked[identity].map { $0.phase != .resolved } ?? false }
+        let order = active.keys.sorted { a, b in
+            let (ta, tb) = (isTracked(a), isTracked(b))
+            return ta != tb ? ta : a < b
+        }
+        let rest = order.dropFirst(max(0, limit))
+        for identity in rest { active[identity] = nil }
+        let identity = LabelSet([Label(groupedLabel, "true")])
+        let summary = "\(rest.count) more \(rule.name) alerts than the \(limit) tracked one by one"
+        var annotations = [
+            Label("summary", summary),
+            Label("description", summary + "; they are grouped into this alert. See /metrics for every series."),
+        ]
+        if let runbook = rule.runbookURL { annotations.append(Label("runbook_url", runbook)) }
+        active[identity] = .active(
+            value: Double(rest.count), labels: rule.alertLabels(for: identity), annotations: LabelSet(annotations))
     }
 
     /// `fired` for every firing instance not yet notified and not muted; `resolved` for every instance

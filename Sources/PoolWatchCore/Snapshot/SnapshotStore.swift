@@ -35,6 +35,8 @@ public final class SnapshotStore: Sendable {
         var scrapes: Int = 0
         /// When `/metrics` was last served (nil: never), for the dead man's switch.
         var lastScrape: Double?
+        /// Label values cut to `LabelValueCap.maxBytes` since start, by target.
+        var truncatedLabelValues: [String: Int] = [:]
     }
 
     public let configured: [(name: String, kind: TargetKind)]
@@ -46,33 +48,38 @@ public final class SnapshotStore: Sendable {
         self.configured = targets
         self.buildInfo = buildInfo
         self.clock = clock
-        let initial = Self.encode(targets: [:], extras: [:], configured: targets, buildInfo: buildInfo, generation: 0)
+        let initial = Self.encode(targets: [:], extras: [:], truncated: [:], configured: targets, buildInfo: buildInfo, generation: 0)
         self.state = Mutex(State(encoded: initial))
     }
 
-    /// Replaces a target's snapshot and re-encodes the exposition.
+    /// Replaces a target's snapshot (label values capped, see `LabelValueCap`) and re-encodes the exposition.
     public func publish(_ snapshot: TargetSnapshot) {
-        let (generation, targets, extras) = state.withLock { state in
+        var snapshot = snapshot
+        let capped = LabelValueCap.apply(snapshot.families)
+        snapshot.families = capped.families
+        let (generation, targets, extras, truncated) = state.withLock { state in
             state.generation += 1
             state.targets[snapshot.target] = snapshot
-            return (state.generation, state.targets, state.extras)
+            state.truncatedLabelValues[snapshot.target, default: 0] += capped.truncated
+            return (state.generation, state.targets, state.extras, state.truncatedLabelValues)
         }
-        reencode(generation: generation, targets: targets, extras: extras)
+        reencode(generation: generation, targets: targets, extras: extras, truncated: truncated)
     }
 
     /// Replaces the families another component contributes (e.g. `"alerts"`), and re-encodes.
     public func publishExtra(_ source: String, families: [MetricFamily]) {
-        let (generation, targets, extras) = state.withLock { state in
+        let (generation, targets, extras, truncated) = state.withLock { state in
             state.generation += 1
             state.extras[source] = families
-            return (state.generation, state.targets, state.extras)
+            return (state.generation, state.targets, state.extras, state.truncatedLabelValues)
         }
-        reencode(generation: generation, targets: targets, extras: extras)
+        reencode(generation: generation, targets: targets, extras: extras, truncated: truncated)
     }
 
-    private func reencode(generation: Int, targets: [String: TargetSnapshot], extras: [String: [MetricFamily]]) {
+    private func reencode(generation: Int, targets: [String: TargetSnapshot], extras: [String: [MetricFamily]], truncated: [String: Int]) {
         // Encode outside the lock; a slower encoder of an older generation never overwrites a newer one.
-        let encoded = Self.encode(targets: targets, extras: extras, configured: configured, buildInfo: buildInfo, generation: generation)
+        let encoded = Self.encode(
+            targets: targets, extras: extras, truncated: truncated, configured: configured, buildInfo: buildInfo, generation: generation)
         state.withLock { state in
             if encoded.generation > state.encoded.generation { state.encoded = encoded }
         }
@@ -133,8 +140,8 @@ public final class SnapshotStore: Sendable {
     }
 
     static func encode(
-        targets: [String: TargetSnapshot], extras: [String: [MetricFamily]], configured: [(name: String, kind: TargetKind)],
-        buildInfo: BuildInfo, generation: Int
+        targets: [String: TargetSnapshot], extras: [String: [MetricFamily]], truncated: [String: Int],
+        configured: [(name: String, kind: TargetKind)], buildInfo: BuildInfo, generation: Int
     ) -> Encoded {
         var families: [MetricFamily] = []
         for (name, _) in configured {
@@ -142,6 +149,12 @@ public final class SnapshotStore: Sendable {
         }
         for source in extras.keys.sorted() { families.append(contentsOf: extras[source]!) }
         families.append(contentsOf: selfFamilies(targets: targets, configured: configured, buildInfo: buildInfo))
+        families.append(MetricFamily(
+            "poolwatch_label_values_truncated_total",
+            help: "Label values longer than \(LabelValueCap.maxBytes) bytes that were cut to that length, by target.", type: .counter,
+            samples: configured.compactMap { target in
+                targets[target.name] == nil ? nil : Sample([Label("target", target.name)], Double(truncated[target.name] ?? 0))
+            }))
         let output = TextEncoder().encode(families.mergedByName())
         return Encoded(generation: generation, plain: output.bytes, gzip: GzipPrefix(body: output.bytes),
                        seriesCount: output.seriesCount, duplicatesDropped: output.duplicatesDropped)

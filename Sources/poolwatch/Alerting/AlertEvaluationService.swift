@@ -68,6 +68,7 @@ struct AlertEvaluationService: Service {
         if !outcome.transitions.isEmpty { await deliver(outcome.transitions) }
         persist(at: now)
         store.publishExtra("alerts", families: status.engine.withLock { $0!.metricFamilies() })
+        await status.refresh(at: now)
     }
 
     private func restore() {
@@ -112,9 +113,26 @@ extension AlertNotification {
 }
 
 /// The engine and the notifier, shared between the evaluation loop and `/alerts`.
+///
+/// `/alerts` serves the document built at the end of the last evaluation (`refresh`), not one built
+/// per request: with hundreds of alert instances a build costs tens of milliseconds, and any client
+/// requesting it in a loop would otherwise take that CPU from collection and `/metrics`.
 final class AlertStatusBoard: Sendable {
     let engine = Mutex<AlertEngine?>(nil)
     private let notifierBox = Mutex<Notifier?>(nil)
+    private let cached = Mutex<[UInt8]?>(nil)
+
+    /// The `/alerts` body as of the last evaluation (built now if there was none yet).
+    func cachedJSON(at now: Double) async -> [UInt8] {
+        if let bytes = cached.withLock({ $0 }) { return bytes }
+        return await json(at: now)
+    }
+
+    /// Rebuilds the cached `/alerts` body; called after each evaluation.
+    func refresh(at now: Double) async {
+        let bytes = await json(at: now)
+        cached.withLock { $0 = bytes }
+    }
 
     var notifier: Notifier? {
         get { notifierBox.withLock { $0 } }

@@ -12,16 +12,19 @@
 ///   `poolwatch_pool_wait_seconds_max` only when `fields.wait_seconds_max` is configured: an application's
 ///   average acquire time is not a longest wait, so it is never passed off as one.
 ///
+/// Only the first `maxPools` pools of the document are read; `poolwatch_app_pool_pools_dropped` says how
+/// many more there were.
+///
 /// The document must be complete and well-typed: bad JSON, a missing or null required field, a value of
 /// the wrong type or two pools with the same labels fail the whole round with a message that names the
 /// JSON path, rather than export half a picture. An optional field whose value is `null` is skipped.
 public struct HTTPJSONPoolCollector: Sendable {
     public let mapping: HTTPJSONPoolMapping
-    /// More pools than this is a mapping mistake (or a hostile document), not a real application.
-    public static let maxPools = 500
+    public let maxPools: Int
 
-    public init(mapping: HTTPJSONPoolMapping) {
+    public init(mapping: HTTPJSONPoolMapping, maxPools: Int = HTTPJSONTargetConfig.defaultMaxPools) {
         self.mapping = mapping
+        self.maxPools = maxPools
     }
 
     /// One pool's numbers, as read from the document.
@@ -46,11 +49,20 @@ public struct HTTPJSONPoolCollector: Sendable {
         } catch {
             throw CollectorError("the response is not valid JSON: \(error.description)")
         }
-        return families(for: try pools(in: document))
+        let read = try read(document)
+        return families(for: read.pools) + [MetricFamily(
+            "poolwatch_app_pool_pools_dropped",
+            help: "Pools of the last document beyond max_pools, not exported (the first max_pools in document order are).",
+            value: Double(read.dropped))]
     }
 
-    /// Reads every pool out of `document`.
+    /// Reads the pools out of `document` (at most `maxPools`).
     public func pools(in document: JSONValue) throws(CollectorError) -> [Pool] {
+        try read(document).pools
+    }
+
+    /// The first `maxPools` pools of `document`, and how many more it has.
+    public func read(_ document: JSONValue) throws(CollectorError) -> (pools: [Pool], dropped: Int) {
         var selected: [(path: [JSONPath.Segment], value: JSONValue)]
         do {
             selected = try mapping.items.select(in: document)
@@ -62,9 +74,8 @@ public struct HTTPJSONPoolCollector: Sendable {
             let base = selected[0].path
             selected = elements.enumerated().map { (base + [.index($0.offset)], $0.element) }
         }
-        guard selected.count <= Self.maxPools else {
-            throw CollectorError("pools.items \(mapping.items) selects \(selected.count) pools; at most \(Self.maxPools) are supported")
-        }
+        let dropped = Swift.max(0, selected.count - maxPools)
+        selected.removeLast(dropped)
         var pools: [Pool] = []
         var seen: [[String]: String] = [:]
         for (segments, item) in selected {
@@ -78,7 +89,7 @@ public struct HTTPJSONPoolCollector: Sendable {
             seen[identity] = here
             pools.append(pool)
         }
-        return pools
+        return (pools, dropped)
     }
 
     private func readPool(_ item: JSONValue, at base: [JSONPath.Segment]) throws(CollectorError) -> Pool {
