@@ -1,6 +1,7 @@
 import Foundation
 import PoolWatchCore
 import PoolWatchPostgres
+import PoolWatchCurl
 import Testing
 
 /// A frozen server (every process stopped with SIGSTOP, as a storage stall looks from outside) must read
@@ -19,7 +20,8 @@ struct FrozenTargetTests {
     }
 
     @Test func frozenPostgresIsDownWhileFrozenAndComesBack() async throws {
-        let cluster = try PrivateCluster()
+        // initdb takes seconds: off the cooperative pool.
+        let cluster = try await Env.executor.run { try PrivateCluster() }
         let poolwatch = try PoolwatchProcess(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)

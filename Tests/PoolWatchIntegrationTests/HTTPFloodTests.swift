@@ -45,7 +45,7 @@ struct HTTPFloodTests {
                 "the flood did not arrive or was not evicted:\n\(poolwatch.log)")
         // During the flood: every scrape answered within 1 s, with everything collected.
         for _ in 0..<5 {
-            let (status, output) = try run(["curl", "-s", "-o", "/dev/null", "-m", "1", "-w", "%{http_code}", poolwatch.url + "/metrics"])
+            let (status, output) = try await runOffPool(["curl", "-s", "-o", "/dev/null", "-m", "1", "-w", "%{http_code}", poolwatch.url + "/metrics"])
             #expect(status == 0 && output == "200", "scrape during the flood: curl exit \(status), \(output)")
         }
         let open = poolwatch.metric("poolwatch_http_connections_open") ?? .infinity
@@ -80,7 +80,7 @@ struct HTTPFloodTests {
             except OSError: pass
             print("closed after %.0f s" % (time.time() - start))
             """
-        let (status, output) = try run(["timeout", "40", "python3", "-c", script])
+        let (status, output) = try await runOffPool(["timeout", "40", "python3", "-c", script])
         #expect(status == 0, "\(output)")
         let seconds = Double(output.split(separator: " ").dropFirst(2).first ?? "99") ?? 99
         #expect(seconds < 20, "a slow-header connection must be cut: \(output)")
@@ -99,7 +99,7 @@ struct HTTPFloodTests {
             alerting:
               state_dir: \(first.directory)/second-state
             """.write(toFile: secondConfig, atomically: true, encoding: .utf8)
-        let second = try run(["timeout", "20", Env.binary, "--config", secondConfig])
+        let second = try await runOffPool(["timeout", "20", Env.binary, "--config", secondConfig])
         #expect(second.status != 0)
         #expect(second.output.contains("listen_address: 127.0.0.1:\(first.port) is already in use by another process"), "\(second.output)")
         #expect(!second.output.contains("target up"), "no collection round runs when the port cannot be bound")

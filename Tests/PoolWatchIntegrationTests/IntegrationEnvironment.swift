@@ -113,6 +113,12 @@ func spawn(_ arguments: [String], stdin: String = "/dev/null", output: String) t
 
 struct SpawnError: Error { var message: String }
 
+/// ``run(_:input:)`` on a thread of the test executor: for commands that take seconds, which would
+/// otherwise hold one of the few cooperative threads every test shares.
+func runOffPool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await IntegrationEnvironment.executor.run { try run(arguments) }
+}
+
 /// Runs a command as the `postgres` user when we are root (PostgreSQL refuses to run as root).
 @discardableResult
 func runAsPostgres(_ arguments: [String]) throws -> (status: Int32, output: String) {
