@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Hummingbird
 import Logging
 import NIOCore
@@ -36,6 +37,15 @@ public enum HTTPServer {
         router.get("/readyz") { _, _ -> Response in
             let (ready, reason) = store.readiness()
             return plain(ready ? .ok : .serviceUnavailable, reason + "\n")
+        }
+        // Who holds the pool, from the latest rounds' rows: no SQL on request.
+        let pairs = Diagnosis.pairs(for: targets)
+        router.get("/diagnose") { _, _ -> Response in
+            let diagnosis = Diagnosis.make(snapshots: store.snapshots, pairs: pairs, now: store.now())
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let body = (try? encoder.encode(diagnosis)).map { Array($0) } ?? Array("{}".utf8)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("/") { _, _ -> Response in
             let page = LandingPage.render(targets: targets, snapshots: store.snapshots)

@@ -37,6 +37,7 @@ public final class LibPQTargetCollector: TargetCollector {
         let timeout = DurationParser.format(target.collectionTimeout)
         var facts = ServerFacts(versionNumber: 0)
         var families: [MetricFamily] = []
+        var rows = ConnectionRows()
         var outcomes: [CollectorOutcome] = []
         for (index, collector) in plan.collectors.enumerated() {
             let collectorStart = clock.now
@@ -56,6 +57,7 @@ public final class LibPQTargetCollector: TargetCollector {
                     }))
                 }
                 if let serverFacts = collector.facts(from: results) { facts = serverFacts }
+                if let found = collector.rows(from: results) { rows.merge(found) }
                 families.append(contentsOf: try collector.map(results, server: facts))
                 outcomes.append(CollectorOutcome(name: collector.name, success: true, duration: (clock.now - collectorStart).seconds))
             } catch {
@@ -77,7 +79,9 @@ public final class LibPQTargetCollector: TargetCollector {
             }
         }
         families.append(contentsOf: plan.combine(families))
-        return finish(up: true, families: families, collectors: outcomes, error: nil)
+        var round = finish(up: true, families: families, collectors: outcomes, error: nil)
+        round.rows = rows
+        return round
     }
 
     public func failedRound(error: String, duration: Duration) -> TargetSnapshot {

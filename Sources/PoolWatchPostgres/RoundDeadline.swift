@@ -1,3 +1,4 @@
+import PoolWatchCore
 import Synchronization
 
 /// The deadline of one collection round, and how it is kept without trusting the server.
@@ -23,6 +24,40 @@ public struct RoundDeadline: Sendable, Equatable {
         self.timeout = timeout
         let grace = min(timeout / 10, .milliseconds(500))
         self.cancelAfter = timeout - grace
+    }
+
+    public init(target: TargetConfig) {
+        self.init(timeout: .seconds(target.collectionTimeout))
+    }
+
+    /// How a round ended, as far as the deadline is concerned.
+    public enum Outcome: Sendable {
+        /// Back in time (possibly cut short by the cancel).
+        case finished(TargetSnapshot)
+        /// Not back at the deadline: the round is still running, blocked in the server, and abandoned.
+        case abandoned(Task<TargetSnapshot, Never>)
+        /// The calling task was cancelled.
+        case shutdown
+    }
+
+    /// Runs one round of `collector` under this deadline. When the round is abandoned, the collector
+    /// has already been told to forget its connection.
+    public func run<C: Clock>(_ collector: any TargetCollector, on clock: C) async -> Outcome where C.Duration == Duration {
+        let round = Task { await collector.collectRound() }
+        if let finished = await value(of: round, within: cancelAfter, on: clock) { return .finished(finished) }
+        // Ask the round to stop: PQcancel from a pool thread, the remaining collectors skipped.
+        round.cancel()
+        if Task.isCancelled { return .shutdown }
+        if let late = await value(of: round, within: timeout - cancelAfter, on: clock) { return .finished(late) }
+        if Task.isCancelled { return .shutdown }
+        collector.abandon()
+        return .abandoned(round)
+    }
+
+    /// What an abandoned round's snapshot says.
+    public var missedMessage: String {
+        "no answer within collection_timeout (\(DurationParser.format(timeout.seconds))): "
+            + "the server is frozen or unreachable; the connection is abandoned"
     }
 }
 

@@ -36,6 +36,7 @@ public struct TargetPlan: Sendable {
             SettingsCollector(),
             ActivityCollector(topApplications: target.activity.topApplications),
             DatabaseCollector(),
+            BackendsCollector(includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength),
         ]
         if target.statements.enabled {
             collectors.append(StatementsCollector(

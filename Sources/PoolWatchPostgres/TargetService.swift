@@ -67,7 +67,7 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func loop(target: TargetConfig, logger: Logger) async {
-        let deadline = RoundDeadline(timeout: .seconds(target.collectionTimeout))
+        let deadline = RoundDeadline(target: target)
         let interval = Duration.seconds(target.interval)
         var wasUp: Bool? = nil
         var failing: Set<String> = []
@@ -91,29 +91,19 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
                     logger.info("abandoned round returned; reconnecting", metadata: ["blocked_seconds": "\(previous.since.duration(to: started).seconds)"])
                 }
                 stuck = nil
-                let round = Task { await collector.collectRound() }
-                if let finished = await value(of: round, within: deadline.cancelAfter, on: clock) {
+                switch await deadline.run(collector, on: clock) {
+                case .finished(let finished):
                     snapshot = finished
-                } else if Task.isCancelled {
-                    round.cancel()
-                    break
-                } else {
-                    // Ask the round to stop: PQcancel from a pool thread, remaining collectors skipped.
-                    round.cancel()
-                    if let late = await value(of: round, within: deadline.timeout - deadline.cancelAfter, on: clock) {
-                        snapshot = late
-                    } else {
-                        let abandoned = StuckRound(since: started)
-                        stuck = abandoned
-                        Task {
-                            _ = await round.value
-                            abandoned.returned.store(true, ordering: .releasing)
-                        }
-                        collector.abandon()
-                        snapshot = collector.failedRound(
-                            error: "no answer within collection_timeout (\(DurationParser.format(target.collectionTimeout))): "
-                                + "the server is frozen or unreachable; the connection is abandoned", duration: deadline.timeout)
+                case .shutdown:
+                    return
+                case .abandoned(let round):
+                    let abandoned = StuckRound(since: started)
+                    stuck = abandoned
+                    Task {
+                        _ = await round.value
+                        abandoned.returned.store(true, ordering: .releasing)
                     }
+                    snapshot = collector.failedRound(error: deadline.missedMessage, duration: deadline.timeout)
                 }
             }
             store.publish(snapshot)

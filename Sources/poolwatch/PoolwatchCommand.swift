@@ -13,6 +13,6 @@ struct PoolwatchCommand: AsyncParsableCommand {
             (PGHOST, PGPORT, PGUSER, PGDATABASE, ~/.pgpass) and serves metrics on :9646.
             """,
         version: version,
-        subcommands: [Run.self, CheckConfig.self, RulesCommand.self, SQLCommand.self, TestNotificationCommand.self],
+        subcommands: [Run.self, CheckConfig.self, DiagnoseCommand.self, RulesCommand.self, SQLCommand.self, TestNotificationCommand.self],
         defaultSubcommand: Run.self)
 }

@@ -78,10 +78,13 @@ public protocol SQLCollector: Sendable {
     func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily]
     /// Server facts learned from this collector's results, for the collectors after it (nil: none).
     func facts(from results: [QueryResult]) -> ServerFacts?
+    /// Row-level facts for diagnosis (who holds which connection), kept in the snapshot, never as labels.
+    func rows(from results: [QueryResult]) -> ConnectionRows?
 }
 
 extension SQLCollector {
     public func facts(from results: [QueryResult]) -> ServerFacts? { nil }
+    public func rows(from results: [QueryResult]) -> ConnectionRows? { nil }
 }
 
 /// A mapping failure a collector reports when a result lacks what it needs.

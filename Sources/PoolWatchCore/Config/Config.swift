@@ -91,6 +91,9 @@ public struct TargetConfig: Sendable {
     public var statements: StatementOptions
     /// The application pool endpoint, for `kind: http_json` only.
     public var httpJSON: HTTPJSONTargetConfig?
+    /// For `kind: pgbouncer`: the PostgreSQL target its server connections reach, so diagnosis can
+    /// follow a server connection to its backend (see `Diagnosis.pairs(for:)`).
+    public var postgresTarget: String?
 
     public init(
         name: String, kind: TargetKind, dsn: Secret = Secret(""), interval: Double = 15, connectTimeout: Double = 5,

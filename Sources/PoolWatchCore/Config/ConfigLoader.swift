@@ -41,7 +41,7 @@ public struct ConfigLoader: Sendable {
     static let topKeys = ["listen_address", "log_format", "log_level", "targets"] + alertingTopKeys
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
-        "lock_timeout", "collection_timeout", "activity", "statements",
+        "lock_timeout", "collection_timeout", "activity", "statements", "postgres_target",
     ] + httpJSONTargetKeys
 
     /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
@@ -99,6 +99,13 @@ public struct ConfigLoader: Sendable {
                     seen[target.name] = index
                 }
                 targets.append(target)
+            }
+            for (index, target) in targets.enumerated() {
+                guard let paired = target.postgresTarget else { continue }
+                if !targets.contains(where: { $0.name == paired && $0.kind == .postgres }) {
+                    reader.fail("targets[\(index)].postgres_target",
+                                "\(ConfigEcho.quoted(paired)) is not the name of a kind postgres target in this file")
+                }
             }
         } else {
             targets = [TargetConfig(name: "postgres", kind: .postgres)]
@@ -162,6 +169,11 @@ public struct ConfigLoader: Sendable {
                 : ["statement_timeout", "lock_timeout", "activity", "statements"]
             for key in postgresOnly where fields[key] != nil {
                 reader.fail("\(path).\(key)", "applies only to kind postgres, not \(kind.rawValue)")
+            }
+        }
+        if let node = fields["postgres_target"], let text = reader.scalar(node, path: "\(path).postgres_target") {
+            if kind == .pgbouncer { target.postgresTarget = text } else {
+                reader.fail("\(path).postgres_target", "applies only to kind pgbouncer, not \(kind.rawValue)")
             }
         }
         if let node = fields["activity"], let activity = reader.mapping(node, path: "\(path).activity", allowed: ["top_applications"]) {

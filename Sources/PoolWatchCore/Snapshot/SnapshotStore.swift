@@ -112,6 +112,9 @@ public final class SnapshotStore: Sendable {
             + Self.selfFamilies(targets: targets, configured: configured, buildInfo: buildInfo)
     }
 
+    /// The store's wall clock, epoch seconds.
+    public func now() -> Double { clock() }
+
     /// When `/metrics` was last served, or nil if it never was.
     public var lastScrapeTime: Double? { state.withLock { $0.lastScrape } }
 

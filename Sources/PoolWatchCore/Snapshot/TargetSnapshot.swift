@@ -31,6 +31,8 @@ public struct TargetSnapshot: Sendable {
     public var duration: Double
     /// Why the target is down, if it is; free of secrets.
     public var error: String?
+    /// Row-level facts for diagnosis; never exported as series.
+    public var rows = ConnectionRows()
 
     public init(
         target: String, kind: TargetKind, up: Bool, families: [MetricFamily], collectors: [CollectorOutcome],

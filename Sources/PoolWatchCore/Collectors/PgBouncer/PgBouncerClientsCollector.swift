@@ -17,6 +17,12 @@ public struct PgBouncerClientsCollector: SQLCollector {
 
     public func statements(for server: ServerFacts) -> [String] { ["SHOW CLIENTS"] }
 
+    public func rows(from results: [QueryResult]) -> ConnectionRows? {
+        var rows = ConnectionRows()
+        rows.clients = results.first.map(PoolerConnection.rows) ?? []
+        return rows
+    }
+
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] {
         guard let result = results.first else { return [] }
         let labels = ["database", "user", "application_name", "state"]

@@ -13,6 +13,14 @@ public struct PgBouncerDatabasesCollector: SQLCollector {
 
     public func statements(for server: ServerFacts) -> [String] { ["SHOW DATABASES"] }
 
+    public func rows(from results: [QueryResult]) -> ConnectionRows? {
+        var rows = ConnectionRows()
+        for row in results.first?.namedRows ?? [] {
+            if let size = row.double("pool_size") { rows.poolSizes[row.label("name")] = Int(size) }
+        }
+        return rows
+    }
+
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] {
         Self.table.families(results.first)
     }

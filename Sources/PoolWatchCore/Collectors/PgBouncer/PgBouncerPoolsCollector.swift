@@ -12,6 +12,12 @@ public struct PgBouncerPoolsCollector: SQLCollector {
 
     public func statements(for server: ServerFacts) -> [String] { ["SHOW POOLS"] }
 
+    public func rows(from results: [QueryResult]) -> ConnectionRows? {
+        var rows = ConnectionRows()
+        rows.pools = results.first.map(PoolerPool.rows) ?? []
+        return rows
+    }
+
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] {
         Self.table.families(results.first)
     }

@@ -11,6 +11,12 @@ public struct PgBouncerServersCollector: SQLCollector {
 
     public func statements(for server: ServerFacts) -> [String] { ["SHOW SERVERS"] }
 
+    public func rows(from results: [QueryResult]) -> ConnectionRows? {
+        var rows = ConnectionRows()
+        rows.servers = results.first.map(PoolerConnection.rows) ?? []
+        return rows
+    }
+
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] {
         guard let result = results.first else { return [] }
         let labels = ["database", "user", "state"]
