@@ -33,7 +33,7 @@ struct ConfigOptions: ParsableArguments {
         var yaml: String? = nil
         if let path {
             do {
-                yaml = try FileReader.read(path)
+                yaml = try FileReader.read(path, limit: ConfigLoader.maxFileBytes)
             } catch {
                 throw ConfigErrors([ConfigError("", "cannot read configuration file \"\(path)\": \(error)")])
             }
@@ -77,7 +77,8 @@ enum FileReader {
         }
     }
 
-    static func read(_ path: String, check: (UnsafeMutablePointer<FILE>) throws -> Void = { _ in }) throws -> String {
+    /// The file's text; throws beyond `limit` bytes without reading further.
+    static func read(_ path: String, limit: Int = 16 << 20, check: (UnsafeMutablePointer<FILE>) throws -> Void = { _ in }) throws -> String {
         guard let file = fopen(path, "r") else { throw Failure(description: String(cString: strerror(errno))) }
         defer { fclose(file) }
         try check(file)
@@ -86,11 +87,11 @@ enum FileReader {
         while true {
             let count = fread(&buffer, 1, buffer.count, file)
             if count > 0 { bytes.append(contentsOf: buffer[0..<count]) }
+            if bytes.count > limit { throw Failure(description: "it is larger than \(limit) bytes, the limit") }
             if count < buffer.count {
                 if ferror(file) != 0 { throw Failure(description: String(cString: strerror(errno))) }
                 break
             }
-            if bytes.count > 16 * 1024 * 1024 { throw Failure(description: "file is larger than 16 MiB") }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

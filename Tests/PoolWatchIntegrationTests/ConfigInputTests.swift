@@ -60,6 +60,15 @@ struct ConfigInputCommandTests {
         #expect(refused.output.contains("targets[0]: line 4: the alias *n is used in a mapping key"), "\(refused.output)")
     }
 
+    /// Not read past 1 MiB: a huge file is refused without being loaded.
+    @Test func oversizedFileIsRefused() throws {
+        let big = try file("big.yml", "# " + String(repeating: "x", count: 1 << 20) + "\ntargets: []\n")
+        let checked = try run(["timeout", "20", Env.binary, "check-config", big])
+        #expect(checked.status == 1)
+        #expect(checked.output.contains("cannot read configuration file \"\(big)\": it is larger than 1048576 bytes, the limit"),
+                "\(checked.output)")
+    }
+
     @Test func secretFilesOthersCanReadOrWriteAreRefused() throws {
         for mode in [0o644, 0o660, 0o604] {
             let secret = try file("dsn", "host=127.0.0.1 password=hunter2\n", mode: mode)

@@ -31,6 +31,9 @@ public struct ConfigLoader: Sendable {
         }
     }
 
+    /// The largest configuration file read (see `YAMLInputBounds`).
+    public static let maxFileBytes = YAMLInputBounds.maxFileBytes
+
     /// Environment variables that override top-level keys.
     public static let environmentKeys = [
         "POOLWATCH_LISTEN_ADDRESS": "listen_address",
