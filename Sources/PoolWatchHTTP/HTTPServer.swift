@@ -18,6 +18,7 @@ public enum HTTPServer {
     public static func makeApplication(
         listen: ListenAddress, store: SnapshotStore, targets: [TargetConfig], logger: Logger,
         connectionGuard: ConnectionGuard = ConnectionGuard(limit: 512),
+        firingAlerts: @escaping @Sendable (Double) -> [StatusAlert] = { _ in [] },
         extraRoutes: [RouteInstaller] = [],
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -48,7 +49,11 @@ public enum HTTPServer {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("/") { _, _ -> Response in
-            let page = LandingPage.render(targets: targets, snapshots: store.snapshots)
+            let now = store.now()
+            let snapshots = store.snapshots
+            let page = LandingPage.render(
+                targets: targets, snapshots: snapshots, diagnosis: Diagnosis.make(snapshots: snapshots, pairs: pairs, now: now),
+                alerts: firingAlerts(now), now: now)
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: page)))
         }

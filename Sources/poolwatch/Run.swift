@@ -98,6 +98,7 @@ struct Run: AsyncParsableCommand {
         let connectionGuard = ConnectionGuard(limit: ConnectionGuard.defaultLimit(descriptors: descriptors))
         services.append(HTTPServer.makeApplication(
             listen: listen, store: store, targets: config.targets, logger: logger, connectionGuard: connectionGuard,
+            firingAlerts: { now in board.firing(at: now) },
             extraRoutes: [{ router in
                 router.get("/alerts") { _, _ -> Response in
                     Response(status: .ok, headers: [.contentType: "application/json"],

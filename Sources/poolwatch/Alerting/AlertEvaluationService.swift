@@ -2,6 +2,7 @@ import FoundationEssentials
 import Logging
 import PoolWatchAlerts
 import PoolWatchCore
+import PoolWatchHTTP
 import PoolWatchPostgres
 import ServiceLifecycle
 import Synchronization
@@ -132,6 +133,17 @@ final class AlertStatusBoard: Sendable {
     func refresh(at now: Double) async {
         let bytes = await json(at: now)
         cached.withLock { $0 = bytes }
+    }
+
+    /// The alerts firing now, oldest first, for the status page.
+    func firing(at now: Double) -> [StatusAlert] {
+        let statuses = engine.withLock { $0?.alerts(at: now) ?? [] }
+        return statuses.filter { $0.instance.phase == .firing }.map { status in
+            StatusAlert(
+                name: status.instance.rule, severity: status.severity.rawValue,
+                summary: status.instance.annotations.labels.first { $0.name == "summary" }?.value ?? "",
+                since: status.instance.firedAt ?? status.instance.activeAt)
+        }.sorted { $0.since < $1.since }
     }
 
     var notifier: Notifier? {
