@@ -86,6 +86,9 @@ public struct Holder: Sendable, Equatable, Codable {
     public var transactionStart: Double?
     public var waitEvent: String?
     public var blockedBy: [Int]
+    /// The ends of the lock-wait chain: the blockers that wait on nobody (a session queued behind
+    /// another waiter is blocked by that waiter first).
+    public var rootBlockers: [Int]
     /// Backends this one blocks.
     public var blocking: [Int]
     public var query: String?
@@ -151,7 +154,7 @@ extension Diagnosis {
                 let backend = server.remotePID.flatMap { backends[$0] }
                 return holder(application: client?.applicationName ?? server.applicationName, client: client?.endpoint ?? "",
                               clientState: client?.state, serverState: server.state, backend: backend,
-                              blocking: server.remotePID.flatMap { blocking[$0] } ?? [])
+                              blocking: server.remotePID.flatMap { blocking[$0] } ?? [], backends: backends)
             }
             holders = ranked(holders, limit: thresholds.holderLimit)
             let waiting = rows.clients.filter { inPool($0) && $0.state.hasPrefix("waiting") }
@@ -178,13 +181,14 @@ extension Diagnosis {
     /// PostgreSQL without a pooler: one entry per database that has non-idle client backends.
     static func databasePools(_ snapshot: TargetSnapshot, thresholds: Thresholds) -> [PoolDiagnosis] {
         let backends = snapshot.rows.backends
+        let byPID = Dictionary(backends.map { ($0.pid, $0) }, uniquingKeysWith: { $1 })
         let blocking = blockingMap(backends)
         let databases = Array(Set(backends.map(\.database))).sorted()
         return databases.map { database in
             let mine = backends.filter { $0.database == database }
             let holders = ranked(mine.map { backend in
                 holder(application: backend.applicationName, client: backend.endpoint, clientState: nil, serverState: nil,
-                       backend: backend, blocking: blocking[backend.pid] ?? [])
+                       backend: backend, blocking: blocking[backend.pid] ?? [], backends: byPID)
             }, limit: thresholds.holderLimit)
             var diagnosis = PoolDiagnosis(
                 target: snapshot.target, database: database, user: "", verdict: "", troubled: false, poolSize: nil,
@@ -203,7 +207,7 @@ extension Diagnosis {
     }
 
     static func holder(application: String, client: String, clientState: String?, serverState: String?, backend: Backend?,
-                       blocking: [Int]) -> Holder {
+                       blocking: [Int], backends: [Int: Backend]) -> Holder {
         let activity: Holder.Activity
         switch backend {
         case let backend? where backend.isIdleInTransaction: activity = .idleInTransaction
@@ -217,7 +221,25 @@ extension Diagnosis {
             backendPID: backend?.pid, backendState: backend?.state, transactionSeconds: backend?.transactionAge,
             stateSeconds: backend?.stateAge, transactionStart: backend?.transactionStart,
             waitEvent: backend.flatMap { $0.waitEventType.isEmpty ? nil : "\($0.waitEventType):\($0.waitEvent)" },
-            blockedBy: backend?.blockedBy ?? [], blocking: blocking, query: backend?.query)
+            blockedBy: backend?.blockedBy ?? [], rootBlockers: rootBlockers(of: backend, in: backends), blocking: blocking,
+            query: backend?.query)
+    }
+
+    /// Follows `blockedBy` through `backends` to the blockers that wait on nobody (bounded, cycle-safe).
+    static func rootBlockers(of backend: Backend?, in backends: [Int: Backend]) -> [Int] {
+        guard let backend, !backend.blockedBy.isEmpty else { return [] }
+        var roots: Set<Int> = []
+        var seen: Set<Int> = [backend.pid]
+        var frontier = backend.blockedBy
+        for _ in 0..<16 where !frontier.isEmpty {
+            var next: [Int] = []
+            for pid in frontier where seen.insert(pid).inserted {
+                let above = backends[pid]?.blockedBy ?? []
+                if above.isEmpty { roots.insert(pid) } else { next += above }
+            }
+            frontier = next
+        }
+        return roots.sorted()
     }
 
     /// pid → the pids it blocks.
@@ -260,8 +282,12 @@ extension Diagnosis {
             parts.append(text)
         }
         for blocked in pool.holders where blocked.activity == .waitingOnLock && !blocked.blockedBy.isEmpty {
-            parts.append("1 blocked by pid \(blocked.blockedBy.map(String.init).joined(separator: ", ")) on a lock"
-                         + (blocked.backendPID.map { " (pid \($0), \(blocked.application.isEmpty ? "no application_name" : blocked.application))" } ?? ""))
+            var text = "1 blocked by pid \(blocked.blockedBy.map(String.init).joined(separator: ", ")) on a lock"
+                + (blocked.backendPID.map { " (pid \($0), \(blocked.application.isEmpty ? "no application_name" : blocked.application))" } ?? "")
+            if !blocked.rootBlockers.isEmpty, blocked.rootBlockers != blocked.blockedBy.sorted() {
+                text += ", queued behind pid \(blocked.rootBlockers.map(String.init).joined(separator: ", "))"
+            }
+            parts.append(text)
         }
         let long = pool.holders.filter { $0.activity != .idleInTransaction && ($0.transactionSeconds ?? 0) >= thresholds.longTransactionSeconds }
         if let oldest = long.first {
@@ -291,7 +317,7 @@ extension Diagnosis {
             advice.append("idle_in_transaction_session_timeout is 0 on \(postgresTarget ?? "PostgreSQL"): a leaked transaction holds "
                           + "its connection and its locks forever; set it (e.g. ALTER SYSTEM SET idle_in_transaction_session_timeout = '5min')")
         }
-        let blockers = Set(pool.holders.flatMap(\.blockedBy))
+        let blockers = Set(pool.holders.flatMap(\.blockedBy) + pool.holders.flatMap(\.rootBlockers))
         for holder in pool.holders where holder.backendPID != nil
             && (holder.activity == .idleInTransaction && (holder.stateSeconds ?? 0) >= thresholds.leakSeconds
                 || blockers.contains(holder.backendPID!)) {
