@@ -118,7 +118,7 @@ struct SecurityTests {
         #expect(await pagerDuty.waitFor(26, within: 20), "\(pagerDuty.received.count) events")
         try await Task.sleep(for: .seconds(3))
         #expect(pagerDuty.received.count == 26, "25 pools one by one and one grouped event")
-        #expect(pagerDuty.received.contains { $0.body.contains("175 more PoolwatchPoolSaturated alerts than the 25 tracked one by one") })
+        #expect(pagerDuty.received.contains { $0.body.contains("175 more PoolwatchPoolSaturated alerts on app than the 25 tracked one by one") })
 
         let first = try poolwatch.get("/alerts")
         let alerts = try #require(try JSONSerialization.jsonObject(with: Data(first.body.utf8)) as? [String: Any])
