@@ -63,9 +63,9 @@ import Testing
         let fired = round(500, at: 0)
         #expect(fired.count == 26)
         #expect(Set(fired.compactMap { $0.identity["pool"] }) == Set((0..<25).map { "p\(1000 + $0)" }))
-        let grouped = try #require(fired.first { $0.identity == LabelSet([AlertEngine.groupedLabel: "true"]) })
+        let grouped = try #require(fired.first { $0.identity == LabelSet([AlertEngine.groupedLabel: "true", "target": "t"]) })
         #expect(grouped.value == 475)
-        #expect(grouped.annotations["summary"] == "475 more High alerts than the 25 tracked one by one")
+        #expect(grouped.annotations["summary"] == "475 more High alerts on t than the 25 tracked one by one")
         #expect(grouped.labels["alertname"] == "High" && grouped.labels["severity"] == "warning")
         #expect(engine.alerts(at: 0).count == 26)
         // The same pools stay individual while the set changes; no new pages.
@@ -75,6 +75,15 @@ import Testing
         let resolved = round(25, at: 60)
         #expect(resolved.map(\.kind) == [.resolved] && resolved.first?.identity == grouped.identity)
         #expect(round(0, at: 90).count == 25)
+    }
+
+    /// A grouped alert is frozen, not resolved, while its target delivers no data, like any other.
+    @Test func groupedAlertIsNotResolvedByMissingData() throws {
+        var engine = AlertEngine(rules: [try rule()], options: .init(resolveWarmUpEvaluations: 0, maxInstancesPerRule: 2))
+        let points = (0..<5).map { F.point("x", ["target": "t", "pool": "p\($0)"], 1) }
+        #expect(engine.step(F.families(points), at: 0).transitions.count == 3)
+        #expect(engine.step([], at: 30, unavailableTargets: ["t"]).transitions.isEmpty)
+        #expect(engine.step([], at: 60).transitions.map(\.kind) == [.resolved, .resolved, .resolved])
     }
 
     @Test func pendingThatClearsRestartsItsTimer() throws {

@@ -156,12 +156,14 @@ public struct AlertEngine: Sendable {
         return resolved
     }
 
-    /// The identity label of a rule's grouped instance (the instances beyond `maxInstancesPerRule`).
+    /// The identity label of a rule's grouped instances (the instances beyond `maxInstancesPerRule`).
     public static let groupedLabel = "poolwatch_grouped"
 
-    /// Keeps at most `limit` identities of `active` and replaces the rest by one grouped observation
-    /// whose value is how many it stands for. Identities already tracked (not resolved) are kept first,
-    /// so a firing alert is not resolved by the cap; then the smallest label sets, so the choice is stable.
+    /// Keeps at most `limit` identities of `active` and replaces the rest by one grouped observation per
+    /// target whose value is how many it stands for. Identities already tracked (not resolved) are kept
+    /// first, so a firing alert is not resolved by the cap; then the smallest label sets, so the choice
+    /// is stable. A grouped instance keeps its `target` label so that, like any other, it is frozen
+    /// rather than resolved while its target delivers no data.
     static func group(
         _ active: inout [LabelSet: AlertObservation], beyond limit: Int, of rule: AlertRule, tracked: [LabelSet: AlertInstance]
     ) {
@@ -171,17 +173,23 @@ public struct AlertEngine: Sendable {
             let (ta, tb) = (isTracked(a), isTracked(b))
             return ta != tb ? ta : a < b
         }
-        let rest = order.dropFirst(max(0, limit))
-        for identity in rest { active[identity] = nil }
-        let identity = LabelSet([Label(groupedLabel, "true")])
-        let summary = "\(rest.count) more \(rule.name) alerts than the \(limit) tracked one by one"
-        var annotations = [
-            Label("summary", summary),
-            Label("description", summary + "; they are grouped into this alert. See /metrics for every series."),
-        ]
-        if let runbook = rule.runbookURL { annotations.append(Label("runbook_url", runbook)) }
-        active[identity] = .active(
-            value: Double(rest.count), labels: rule.alertLabels(for: identity), annotations: LabelSet(annotations))
+        var restByTarget: [String?: Int] = [:]
+        for identity in order.dropFirst(max(0, limit)) {
+            active[identity] = nil
+            restByTarget[identity["target"], default: 0] += 1
+        }
+        for (target, count) in restByTarget {
+            let identity = LabelSet([Label(groupedLabel, "true")] + (target.map { [Label("target", $0)] } ?? []))
+            let summary = "\(count) more \(rule.name) alerts" + (target.map { " on \($0)" } ?? "")
+                + " than the \(limit) tracked one by one"
+            var annotations = [
+                Label("summary", summary),
+                Label("description", summary + "; they are grouped into this alert. See /metrics for every series."),
+            ]
+            if let runbook = rule.runbookURL { annotations.append(Label("runbook_url", runbook)) }
+            active[identity] = .active(
+                value: Double(count), labels: rule.alertLabels(for: identity), annotations: LabelSet(annotations))
+        }
     }
 
     /// `fired` for every firing instance not yet notified and not muted; `resolved` for every instance

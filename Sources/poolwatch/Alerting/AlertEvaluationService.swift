@@ -68,8 +68,9 @@ struct AlertEvaluationService: Service {
         }
         if !outcome.transitions.isEmpty { await deliver(outcome.transitions) }
         persist(at: now)
-        store.publishExtra("alerts", families: status.engine.withLock { $0!.metricFamilies() })
+        // `/alerts` before `poolwatch_alerts`: whoever sees the new counts on /metrics finds them in /alerts.
         await status.refresh(at: now)
+        store.publishExtra("alerts", families: status.engine.withLock { $0!.metricFamilies() })
     }
 
     private func restore() {
