@@ -154,6 +154,7 @@ public actor Notifier: Service {
         }
         self.needsReconcile = recordsLost
         changes += outbox.recover(environment: environment, now: now)
+        if recordsLost { changes += outbox.cancelOrphanResolves(now: now) }
         if stateLost {
             let text = ":warning: poolwatch lost its alert outbox state (the file was unreadable and was moved aside); "
                 + "notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) may not be delivered and resolves for earlier incidents may be missing"

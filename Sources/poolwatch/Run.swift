@@ -61,8 +61,8 @@ struct Run: AsyncParsableCommand {
                 stateDirectory = try StateDirectory(path: path)
                 engine = try AlertEvaluationService.restore(engine, from: stateDirectory!, logger: logger)
             } catch {
+                // One line, on stderr (the journal's too): what failed and, where there is one, the fix.
                 printError("poolwatch: \(error)")
-                logger.critical("cannot use the state directory", metadata: ["error": "\(error)"])
                 throw ExitCode(1)
             }
         } else {
@@ -80,7 +80,6 @@ struct Run: AsyncParsableCommand {
                 services.append(created)
                 notifier = created
             } catch {
-                printError("poolwatch: cannot start the notifier: \(error)")
                 logger.critical("cannot start the notifier", metadata: ["error": "\(error)"])
                 throw ExitCode(1)
             }

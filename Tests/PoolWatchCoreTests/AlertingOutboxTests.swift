@@ -475,6 +475,30 @@ import Testing
         #expect(try OutboxState.decode(Array(text.utf8)).announced == [AnnouncedIncident(receiver: "team", dedupKey: F.key)])
     }
 
+    @Test func aResolveWhoseTriggerWasQuarantinedIsNotSent() throws {
+        let env = Self.environment([Self.slack])
+        var state = OutboxState()
+        let other = F.firing(labels: [Label("target", "other")])
+        _ = state.enqueue(other, environment: env, now: now)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env)
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        // In flight when the resolve comes (so the resolve does not replace it), when the process dies.
+        state.begin(try #require(state.nextDispatch(for: Self.slack, environment: env, now: now)))
+        _ = state.enqueue(F.resolved(), environment: env, now: now + 1)
+        var otherResolve = other
+        otherResolve.kind = .resolve
+        otherResolve.at += 60
+        _ = state.enqueue(otherResolve, environment: env, now: now + 1)
+        // The file loses the trigger of F.firing() (quarantined): its resolve has nothing to close.
+        var text = state.encoded(clusterID: "prod-eu1", now: now + 1)
+        text = text.replacingOccurrences(of: #""state":"in_flight""#, with: #""state":"exploded""#)
+        var (loaded, quarantined) = try OutboxState.decodeSalvaging(Array(text.utf8))
+        #expect(quarantined.count == 1)
+        let changes = loaded.cancelOrphanResolves(now: now + 2)
+        #expect(changes.count == 1)
+        #expect(loaded.records.filter { $0.event == .resolve }.map(\.state) == [.cancelled, .pending], "the announced incident's resolve still goes out")
+    }
+
     @Test func statusViewHasNoSecrets() {
         let env = Self.environment()
         var state = OutboxState()

@@ -385,6 +385,23 @@ public struct OutboxState: Sendable, Equatable {
         }
     }
 
+    /// After entries were quarantined: cancels the resolves still owed for incidents the receiver
+    /// never heard of (no trigger record for the key, not announced): their trigger was among the
+    /// quarantined entries. A resolve is sent only for an incident whose trigger was sent.
+    public mutating func cancelOrphanResolves(now: Double) -> [OutboxChange] {
+        var changes: [OutboxChange] = []
+        for index in records.indices where records[index].event == .resolve && records[index].state == .pending
+            && records[index].attempts == 0 && !records[index].coalesced
+        {
+            let resolve = records[index]
+            guard !announced.contains(AnnouncedIncident(resolve)),
+                  !records.contains(where: { $0.receiver == resolve.receiver && $0.dedupKey == resolve.dedupKey && $0.event == .trigger })
+            else { continue }
+            changes.append(cancel(index, reason: "its trigger was quarantined from the state file; the receiver never heard of this incident", now: now))
+        }
+        return changes
+    }
+
     // MARK: Housekeeping
 
     /// Startup after a crash or restart: in-flight records go back to pending (at least once), and
