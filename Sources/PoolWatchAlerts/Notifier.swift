@@ -220,7 +220,7 @@ public actor Notifier: Service {
     /// engine's restored state) that no receiver is known to have; see
     /// ``OutboxState/reconciliation(firing:environment:)``. Returns once they are durable.
     public func reconcile(firing: [AlertNotification]) async {
-        guard needsReconcile else { return }
+        guard needsReconcile, !firing.isEmpty else { return }
         let missing = outbox.reconciliation(firing: firing, environment: environment)
         logger.notice("outbox reconciled after a loss of state", metadata: [
             "firing": "\(firing.count)", "queued_again": "\(missing.count)",

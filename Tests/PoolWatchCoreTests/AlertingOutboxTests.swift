@@ -499,6 +499,19 @@ import Testing
         #expect(loaded.records.filter { $0.event == .resolve }.map(\.state) == [.cancelled, .pending], "the announced incident's resolve still goes out")
     }
 
+    @Test func aReceiverWithoutResolvesHearsTheNextFiring() {
+        let quiet = Self.receiver("team", .slack, sendResolved: false)
+        let env = Self.environment([quiet])
+        var state = OutboxState()
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        deliverNext(&state, quiet, .delivered(status: 200), env: env)
+        #expect(state.announced.count == 1)
+        #expect(state.enqueue(F.resolved(), environment: env, now: now + 1).isEmpty)
+        #expect(state.announced.isEmpty)
+        let again = state.enqueue(F.firing(at: now + 100), environment: env, now: now + 100)
+        #expect(again.count == 1 && { if case .queued = again[0] { true } else { false } }())
+    }
+
     @Test func statusViewHasNoSecrets() {
         let env = Self.environment()
         var state = OutboxState()

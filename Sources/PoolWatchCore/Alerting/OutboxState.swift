@@ -40,6 +40,13 @@ public struct OutboxState: Sendable, Equatable {
         let key = DedupKey.instance(clusterID: environment.payload.clusterID, rule: notification.alertName,
                                     identityLabels: notification.identityLabels)
         var changes: [OutboxChange] = []
+        if notification.kind == .resolve {
+            // A receiver that takes no resolves (`send_resolved: false`) is done with the incident
+            // now: its next firing is a new one and must be sent.
+            for receiver in environment.receivers where !receiver.accepts(notification) {
+                announced.remove(AnnouncedIncident(receiver: receiver.name, dedupKey: key))
+            }
+        }
         for receiver in environment.receivers where receiver.accepts(notification) {
             let id = "\(key)#\(notification.kind.rawValue)#\(Int64((notification.at * 1000).rounded()))#\(receiver.name)"
             if records.contains(where: { $0.id == id }) {
