@@ -19,7 +19,7 @@ public struct NotifierError: Error, Sendable, CustomStringConvertible {
 /// to its files.
 ///
 /// - The directory must belong to the process's user and must not be writable by group or others:
-///   anyone who can write it could plant a symlink or swap a file (issue 21, finding 4).
+///   anyone who can write it could plant a symlink or swap a file under poolwatch.
 /// - Every file is opened relative to the directory's descriptor (`openat`) with `O_NOFOLLOW`, and a
 ///   temp file is created with `O_EXCL` after removing a stale one, so a symlink planted at
 ///   `alerts.json.tmp` or `outbox.lock` is refused or removed, never written through.
