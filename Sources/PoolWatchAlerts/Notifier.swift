@@ -157,7 +157,8 @@ public actor Notifier: Service {
         if recordsLost { changes += outbox.cancelOrphanResolves(now: now) }
         if stateLost {
             let text = ":warning: poolwatch lost its alert outbox state (the file was unreadable and was moved aside); "
-                + "notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) may not be delivered and resolves for earlier incidents may be missing"
+                + "alerts firing now are announced again; notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) "
+                + "for alerts no longer firing may not be delivered"
             let key = DedupKey.notifierFailure(clusterID: config.clusterID, receiver: "state")
             for receiver in config.receivers where receiver.type == .slack {
                 let record = outbox.addNotice(to: receiver, dedupKey: key, severity: .warning, line: "alert outbox state lost",

@@ -169,6 +169,17 @@ import Testing
         }
         #expect(harness.logs.lines.allSatisfy { !$0.contains("corrupt") && !$0.contains("unreadable") })
         #expect(FileManager.default.fileExists(atPath: harness.stateDirectory + "/outbox.json"))
+        if geteuid() != 0 {
+            // Root reads whatever the mode says; anyone else gets EACCES.
+            try FileManager.default.removeItem(atPath: harness.stateDirectory + "/outbox.json")
+            try "{}".write(toFile: harness.stateDirectory + "/outbox.json", atomically: true, encoding: .utf8)
+            chmod(harness.stateDirectory + "/outbox.json", 0)
+            #expect {
+                _ = try harness.makeNotifier()
+            } throws: { error in
+                "\(error)" == "cannot open \(harness.stateDirectory)/outbox.json: Permission denied"
+            }
+        }
         await harness.cleanUp()
     }
 }
