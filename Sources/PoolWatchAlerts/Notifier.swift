@@ -28,7 +28,13 @@ public actor Notifier: Service {
     nonisolated let environment: OutboxEnvironment
     private let sender: NotificationSender
     private let executor: any CurlExecutor
-    private let file: OutboxFile
+    /// Nil without a state directory: the outbox then lives in memory only.
+    private let file: OutboxFile?
+    /// Whether this notifier opened (and so unlocks) the state directory itself.
+    private let ownsDirectory: Bool
+    /// True when the outbox may have lost records at start (missing, moved aside, quarantined):
+    /// ``reconcile(firing:)`` then queues the triggers of alerts firing now that are not known sent.
+    public nonisolated let needsReconcile: Bool
     private let logger: Logger
     private let clock: @Sendable () -> Double
     private let random: @Sendable () -> Double
@@ -68,9 +74,12 @@ public actor Notifier: Service {
 
     func crashAfterNextDeliveredResponse() { crashAfterDeliveredResponse = true }
 
-    /// Opens (creating if needed) and locks `config.stateDirectory`, loads the outbox and prepares
-    /// every receiver. A corrupt state file is moved aside (`outbox.json.corrupt-<unix>`) with an
-    /// error log line, and the notifier starts empty.
+    /// Opens (creating if needed) and locks `config.stateDirectory` (unless `directory`, already
+    /// opened by the caller, is given), loads the outbox and prepares every receiver. Without a state
+    /// directory the outbox lives in memory. A record with an impossible value is quarantined
+    /// (`outbox.quarantine.json`) and the others kept; a file that is not an outbox at all is moved
+    /// aside (`outbox.json.corrupt-<unix>`) and the notifier starts empty; both with an error line.
+    /// A file that cannot be read (permissions, I/O) is an error naming the path and errno text.
     ///
     /// - Parameters:
     ///   - executor: runs the blocking libcurl transfers and state-file writes (2 threads suffice).
@@ -81,6 +90,7 @@ public actor Notifier: Service {
     /// - Throws: ``NotifierError`` when the state directory cannot be created, read or locked.
     public init(
         config: AlertingConfig, version: String, executor: any CurlExecutor, logger: Logger, policy: NotifierPolicy = .standard,
+        directory: StateDirectory? = nil,
         clock: @escaping @Sendable () -> Double = NotifierClock.now,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         publishMetrics: @escaping @Sendable ([MetricFamily]) -> Void = { _ in }
@@ -90,7 +100,10 @@ public actor Notifier: Service {
         let environment = OutboxEnvironment(
             receivers: config.receivers, payload: PayloadContext(clusterID: config.clusterID, clientURL: config.clientURL, version: version),
             policy: policy, maxRecords: config.outboxMaxRecords)
-        let file = try OutboxFile(directory: config.stateDirectory)
+        var opened = directory
+        if opened == nil, let path = config.stateDirectory { opened = try StateDirectory(path: path) }
+        let file = opened.map(OutboxFile.init(directory:))
+        self.ownsDirectory = directory == nil
         self.config = config
         self.environment = environment
         self.file = file
@@ -111,25 +124,41 @@ public actor Notifier: Service {
         var outbox = OutboxState()
         var changes: [OutboxChange] = []
         var stateLost = false
-        switch try file.load() {
+        var recordsLost = false
+        switch try file?.load() ?? .missing {
         case .missing:
-            break
+            recordsLost = file != nil
         case let .contents(bytes):
             do {
-                outbox = try OutboxState.decode(bytes)
+                let salvaged = try OutboxState.decodeSalvaging(bytes)
+                outbox = salvaged.state
+                if !salvaged.quarantined.isEmpty {
+                    let quarantinedTo = try file!.quarantine(salvaged.quarantined, now: now)
+                    metrics.corruptStateFiles += 1
+                    recordsLost = true
+                    logger.error("outbox state file had untrustworthy entries: quarantined them, kept the rest (firing alerts are queued again where no delivery is known)", metadata: [
+                        "path": "\(file!.path)", "quarantined_to": "\(quarantinedTo)", "count": "\(salvaged.quarantined.count)",
+                        "entries": "\(salvaged.quarantined.map { entry in entry.id.map { "\(entry.path) (\($0))" } ?? entry.path }.joined(separator: ", "))",
+                        "reason": "\(salvaged.quarantined.map(\.reason).joined(separator: "; "))",
+                    ])
+                }
             } catch {
-                let movedTo = try file.moveAside(now: now)
+                let movedTo = try file!.moveAside(now: now)
                 metrics.corruptStateFiles += 1
                 stateLost = true
-                logger.error("outbox state file is unreadable: moved aside, starting with an empty outbox (its undelivered notifications will not be sent; resolves for earlier incidents may be missing)", metadata: [
-                    "path": "\(file.path)", "moved_to": "\(movedTo)", "reason": "\(error)",
+                recordsLost = true
+                logger.error("outbox state file is unreadable: moved aside, starting with an empty outbox (firing alerts are queued again; resolves for earlier incidents may be missing)", metadata: [
+                    "path": "\(file!.path)", "moved_to": "\(movedTo)", "reason": "\(error)",
                 ])
             }
         }
+        self.needsReconcile = recordsLost
         changes += outbox.recover(environment: environment, now: now)
+        if recordsLost { changes += outbox.cancelOrphanResolves(now: now) }
         if stateLost {
             let text = ":warning: poolwatch lost its alert outbox state (the file was unreadable and was moved aside); "
-                + "notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) may not be delivered and resolves for earlier incidents may be missing"
+                + "alerts firing now are announced again; notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) "
+                + "for alerts no longer firing may not be delivered"
             let key = DedupKey.notifierFailure(clusterID: config.clusterID, receiver: "state")
             for receiver in config.receivers where receiver.type == .slack {
                 let record = outbox.addNotice(to: receiver, dedupKey: key, severity: .warning, line: "alert outbox state lost",
@@ -148,7 +177,9 @@ public actor Notifier: Service {
             ])
         }
         let open = outbox.records.filter(\.state.isOpen).count
-        logger.info("notifier outbox loaded", metadata: ["path": "\(file.path)", "pending": "\(open)", "records": "\(outbox.records.count)"])
+        logger.info("notifier outbox loaded", metadata: [
+            "path": "\(file?.path ?? "(memory only: no state_dir)")", "pending": "\(open)", "records": "\(outbox.records.count)",
+        ])
         // The changes of recovery are logged and persisted when the service starts.
         pendingStartupChanges = changes
     }
@@ -178,11 +209,24 @@ public actor Notifier: Service {
             changes += added
         }
         handle(changes, now: now)
-        if changes.contains(where: { if case .duplicate = $0 { return false } else { return true } }) {
+        if changes.contains(where: \.changesState) {
             markChanged()
             await waitUntilSaved()
         }
         wake()
+    }
+
+    /// Start-up reconciliation after a loss of outbox state (``needsReconcile``): queues the
+    /// triggers of `firing` (the alerts firing now that were announced before the loss, from the rule
+    /// engine's restored state) that no receiver is known to have; see
+    /// ``OutboxState/reconciliation(firing:environment:)``. Returns once they are durable.
+    public func reconcile(firing: [AlertNotification]) async {
+        guard needsReconcile, !firing.isEmpty else { return }
+        let missing = outbox.reconciliation(firing: firing, environment: environment)
+        logger.notice("outbox reconciled after a loss of state", metadata: [
+            "firing": "\(firing.count)", "queued_again": "\(missing.count)",
+        ])
+        if !missing.isEmpty { await enqueue(missing) }
     }
 
     // MARK: Service
@@ -388,6 +432,8 @@ public actor Notifier: Service {
                 logger.info("notification queued", metadata: Self.metadata(record))
             case let .duplicate(id):
                 logger.debug("notification already queued", metadata: ["outbox_id": "\(id)"])
+            case let .suppressed(id, reason):
+                logger.info("notification not queued", metadata: ["outbox_id": "\(id)", "reason": "\(reason)"])
             case let .cancelled(record, reason):
                 metrics.delivery(record.receiver, "cancelled")
                 var metadata = Self.metadata(record)
@@ -453,14 +499,13 @@ public actor Notifier: Service {
         while savedGeneration < generation, !crashed {
             let target = generation
             let bytes = Array(outbox.encoded(clusterID: config.clusterID, now: clock()).utf8)
-            let file = file
             do {
-                try await executor.run({ try file.save(bytes) }, onCancel: {})
+                if let file { try await executor.run({ try file.save(bytes) }, onCancel: {}) }
             } catch {
                 metrics.persistErrors += 1
                 saveFailed = true
                 logger.error("cannot write the outbox state file; notifications are still sent but would not survive a crash",
-                             metadata: ["path": "\(file.path)", "error": "\(error)"])
+                             metadata: ["path": "\(file?.path ?? "")", "error": "\(error)"])
             }
             guard !crashed else { break }
             savedGeneration = target
@@ -496,7 +541,7 @@ public actor Notifier: Service {
         if !crashed {
             markChanged()
             await waitUntilSaved()
-            file.releaseLock()
+            if ownsDirectory { file?.directory.releaseLock() }
             publish(metricFamilies())
         }
         for waiter in saveWaiters { waiter.continuation.resume() }
@@ -509,7 +554,7 @@ public actor Notifier: Service {
     func simulateCrash() {
         crashed = true
         stopping = true
-        file.releaseLock()
+        file?.directory.releaseLock()
         for waiter in saveWaiters { waiter.continuation.resume() }
         saveWaiters = []
         wake()

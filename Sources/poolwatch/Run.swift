@@ -61,7 +61,23 @@ struct Run: AsyncParsableCommand {
         var engine = AlertEngine(rules: try config.alertRules.rules())
         engine.silences = config.alertRules.silences
         let board = AlertStatusBoard()
-        let stateFile = config.alerting.stateDirectory + "/alerts.json"
+
+        // The state directory (alert state and outbox), when there is one: checked and locked before
+        // anything is read from it, whether or not receivers are configured, so two instances on one
+        // directory never restore and overwrite each other's state.
+        var stateDirectory: StateDirectory?
+        if let path = config.alerting.stateDirectory {
+            do {
+                stateDirectory = try StateDirectory(path: path)
+                engine = try AlertEvaluationService.restore(engine, from: stateDirectory!, logger: logger)
+            } catch {
+                // One line, on stderr (the journal's too): what failed and, where there is one, the fix.
+                printError("poolwatch: \(error)")
+                throw ExitCode(1)
+            }
+        } else {
+            logger.warning("no state_dir (and no $STATE_DIRECTORY): alert state and the outbox are kept in memory only and lost at a restart")
+        }
 
         // Paging: the durable outbox and the Slack / PagerDuty notifier, when receivers are configured.
         let curlPool = BlockingExecutor(threads: 2)
@@ -70,7 +86,7 @@ struct Run: AsyncParsableCommand {
             do {
                 let created = try Notifier(
                     config: config.alerting, version: PoolwatchCommand.version, executor: curlPool, logger: logger,
-                    publishMetrics: { store.publishExtra("notifier", families: $0) })
+                    directory: stateDirectory, publishMetrics: { store.publishExtra("notifier", families: $0) })
                 services.append(created)
                 notifier = created
             } catch {
@@ -86,7 +102,11 @@ struct Run: AsyncParsableCommand {
         services.append(AlertEvaluationService(
             store: store, engine: engine,
             interval: config.alertRules.evaluationInterval ?? config.targets.map(\.interval).min() ?? 15,
-            stateFile: stateFile, logger: logger, status: board,
+            stateDirectory: stateDirectory, logger: logger, status: board,
+            // After a loss of outbox records: the alerts firing now that were announced before.
+            reconcile: { firing in
+                await pager?.reconcile(firing: firing.map(AlertNotification.init(transition:)))
+            },
             // Transitions are saved in the outbox before this returns. Without receivers they are
             // visible in the log, /alerts and poolwatch_alerts only.
             deliver: { transitions in

@@ -51,7 +51,7 @@ import Yams
             """, env: ["SLACK_URL": Self.slackURL], files: ["/run/secrets/pd": "  \(Self.routingKey)\n"])
         #expect(errors == [])
         #expect(config.clusterID == "prod-eu1")
-        #expect(config.stateDirectory == "/var/lib/poolwatch")
+        #expect(config.stateDirectory == nil, "no state_dir and no $STATE_DIRECTORY: memory only (README)")
         #expect(config.outboxMaxRecords == 2000)
         #expect(config.clientURL == "https://poolwatch.example.net/alerts")
         #expect(config.isEnabled)
@@ -78,6 +78,16 @@ import Yams
         #expect(slack.displayName == "slack:team")
         #expect(slack.startupDescription.hasPrefix("receiver=slack:team host=hooks.slack.com secret=env:SLACK_URL sha256_8="))
         #expect(!"\(slack)".contains("s3cretW3bh00kT0ken"))
+    }
+
+    @Test func stateDirDefaultsToSystemdStateDirectoryElseMemoryOnly() throws {
+        #expect(try parse("alerting:\n  cluster_id: c\n").config.stateDirectory == nil)
+        #expect(try parse("alerting:\n  cluster_id: c\n", env: ["STATE_DIRECTORY": "/var/lib/poolwatch"]).config.stateDirectory
+            == "/var/lib/poolwatch")
+        // systemd passes several directories separated by colons: the first is ours.
+        #expect(try parse("alerting:\n  cluster_id: c\n", env: ["STATE_DIRECTORY": "/var/lib/pw:/var/lib/other"]).config.stateDirectory
+            == "/var/lib/pw")
+        #expect(try parse("alerting:\n  state_dir: /tmp/pw\n", env: ["STATE_DIRECTORY": "/var/lib/pw"]).config.stateDirectory == "/tmp/pw")
     }
 
     @Test func noSectionsMeansDisabled() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import PoolWatchCore
@@ -367,6 +368,148 @@ import Testing
         } catch {
             #expect(error.message == "unsupported schema 2 (this poolwatch reads schema 1)")
         }
+    }
+
+    /// A file with three records, the second one carrying `field: value` instead of what it had.
+    func fileWithOneBadRecord(_ field: String, _ value: String) -> (text: String, state: OutboxState) {
+        let env = Self.environment([Self.pagerDuty])
+        var state = OutboxState()
+        for (offset, target) in ["a", "b", "c"].enumerated() {
+            _ = state.enqueue(F.firing(labels: [Label("target", target)]), environment: env, now: now + Double(offset))
+        }
+        var text = state.encoded(clusterID: "prod-eu1", now: now)
+        let second = text.range(of: #"{"id":"#, range: text.range(of: #""records":"#)!.upperBound..<text.endIndex)!
+        let third = text.range(of: #"},{"id":"#, range: second.upperBound..<text.endIndex)!
+        let member = text.range(of: "\"\(field)\":", range: third.upperBound..<text.endIndex)!
+        let valueEnd = text[member.upperBound...].firstIndex { $0 == "," || $0 == "}" }!
+        text.replaceSubrange(member.upperBound..<valueEnd, with: value)
+        return (text, state)
+    }
+
+    @Test func oneImpossibleRecordIsQuarantinedAndTheOthersKept() throws {
+        for (field, value, reason) in [
+            ("state", #""exploded""#, #"records[1].state: "exploded" is not one of pending, in_flight"#),
+            ("attempts", "-3", "records[1].attempts: -3 is less than 0"),
+            ("seq", "1e300", "records[1].seq: expected a whole number"),
+            ("receiver_type", #""fax""#, #"records[1].receiver_type: "fax" is not one of"#),
+        ] {
+            let (text, original) = fileWithOneBadRecord(field, value)
+            let (state, quarantined) = try OutboxState.decodeSalvaging(Array(text.utf8))
+            #expect(state.records.map(\.id) == [original.records[0].id, original.records[2].id], "\(field)")
+            #expect(quarantined.count == 1)
+            #expect(quarantined.first?.path == "records[1]")
+            #expect(quarantined.first?.id == original.records[1].id)
+            #expect(quarantined.first?.reason.hasPrefix(reason) == true, "\(quarantined.first?.reason ?? "")")
+            #expect(throws: OutboxDecodeError.self) { try OutboxState.decode(Array(text.utf8)) }
+            // The quarantine document keeps the entry as it was, for a person.
+            let document = QuarantinedEntry.document(appending: quarantined, to: nil, file: "outbox.json", now: now)
+            #expect(document.hasPrefix(#"{"quarantined":[{"at":"2026-03-02T10:16:50.000Z","file":"outbox.json","path":"records[1]","id":""#))
+            let again = QuarantinedEntry.document(appending: quarantined, to: try JSONValue.parse(Array(document.utf8)), file: "outbox.json", now: now)
+            #expect(again.components(separatedBy: #""path":"records[1]""#).count == 3, "appended, the earlier entry kept")
+        }
+    }
+
+    /// A delivered trigger is remembered until a resolve for it is over, beyond the hour finished
+    /// records are kept: a second FIRING for the same incident is never queued (Slack has no dedup).
+    @Test func anAnnouncedIncidentIsNotAnnouncedAgain() throws {
+        let env = Self.environment()
+        var state = OutboxState()
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        deliverNext(&state, Self.pagerDuty, .delivered(status: 202), env: env)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env)
+        #expect(state.announced == [AnnouncedIncident(receiver: "oncall", dedupKey: F.key), AnnouncedIncident(receiver: "team", dedupKey: F.key)])
+        // Two days later, after compaction and a restart with a truncated alerts.json: the engine fires anew.
+        let later = now + 2 * 86400
+        _ = state.housekeeping(environment: env, now: later)
+        #expect(state.records.isEmpty)
+        state = try OutboxState.decode(Array(state.encoded(clusterID: "prod-eu1", now: later).utf8))
+        let refire = state.enqueue(F.firing(at: later - 30), environment: env, now: later)
+        #expect(refire.allSatisfy { if case .suppressed = $0 { true } else { false } } && refire.count == 2, "\(refire)")
+        #expect(state.reconciliation(firing: [F.firing(at: later - 30)], environment: env).isEmpty)
+        // Its resolve goes out and ends the incident; the next firing is a new incident.
+        _ = state.enqueue(F.resolved(after: 2 * 86400), environment: env, now: later)
+        deliverNext(&state, Self.pagerDuty, .delivered(status: 202), env: env, at: later)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env, at: later)
+        #expect(state.announced.isEmpty)
+        let next = state.enqueue(F.firing(at: later + 60), environment: env, now: later + 60)
+        #expect(next.filter { if case .queued = $0 { true } else { false } }.count == 2)
+    }
+
+    @Test func aTriggerAfterAnAttemptedResolveIsSent() {
+        let env = Self.environment([Self.slack])
+        var state = OutboxState()
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env)
+        _ = state.enqueue(F.resolved(), environment: env, now: now + 1)
+        deliverNext(&state, Self.slack, .retry(notBefore: now + 5, status: 500, error: "HTTP 500"), env: env, at: now + 1)
+        // The resolve may have landed: the new firing must follow it rather than be swallowed.
+        let changes = state.enqueue(F.firing(at: now + 2), environment: env, now: now + 2)
+        #expect(changes.count == 1 && { if case .queued = changes[0] { true } else { false } }())
+    }
+
+    @Test func reconciliationQueuesOnlyTriggersNotKnownToBeSent() {
+        let env = Self.environment()
+        var state = OutboxState()
+        let sent = F.firing(labels: [Label("target", "sent")])
+        let queued = F.firing(labels: [Label("target", "queued")])
+        let lost = F.firing(labels: [Label("target", "lost")])
+        let warning = F.firing(labels: [Label("target", "warn")], severity: .warning)
+        _ = state.enqueue(sent, environment: env, now: now)
+        deliverNext(&state, Self.pagerDuty, .delivered(status: 202), env: env)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env)
+        _ = state.enqueue(queued, environment: env, now: now)
+        let plan = state.reconciliation(firing: [sent, queued, lost, warning], environment: env)
+        #expect(plan == [lost, warning])
+        // Each receiver gets what it lacks: PagerDuty (critical only) does not take the warning.
+        let changes = plan.flatMap { state.enqueue($0, environment: env, now: now) }
+        #expect(changes.compactMap { if case let .queued(record) = $0 { record.receiver } else { nil } } == ["oncall", "team", "team"])
+    }
+
+    @Test func filesWithoutTheJournalRebuildItFromDeliveredHistory() throws {
+        let env = Self.environment([Self.slack])
+        var state = OutboxState()
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env)
+        var text = state.encoded(clusterID: "prod-eu1", now: now)
+        text = String(text[..<text.range(of: #","announced":"#)!.lowerBound]) + "}\n"
+        #expect(try OutboxState.decode(Array(text.utf8)).announced == [AnnouncedIncident(receiver: "team", dedupKey: F.key)])
+    }
+
+    @Test func aResolveWhoseTriggerWasQuarantinedIsNotSent() throws {
+        let env = Self.environment([Self.slack])
+        var state = OutboxState()
+        let other = F.firing(labels: [Label("target", "other")])
+        _ = state.enqueue(other, environment: env, now: now)
+        deliverNext(&state, Self.slack, .delivered(status: 200), env: env)
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        // In flight when the resolve comes (so the resolve does not replace it), when the process dies.
+        state.begin(try #require(state.nextDispatch(for: Self.slack, environment: env, now: now)))
+        _ = state.enqueue(F.resolved(), environment: env, now: now + 1)
+        var otherResolve = other
+        otherResolve.kind = .resolve
+        otherResolve.at += 60
+        _ = state.enqueue(otherResolve, environment: env, now: now + 1)
+        // The file loses the trigger of F.firing() (quarantined): its resolve has nothing to close.
+        var text = state.encoded(clusterID: "prod-eu1", now: now + 1)
+        text = text.replacingOccurrences(of: #""state":"in_flight""#, with: #""state":"exploded""#)
+        var (loaded, quarantined) = try OutboxState.decodeSalvaging(Array(text.utf8))
+        #expect(quarantined.count == 1)
+        let changes = loaded.cancelOrphanResolves(now: now + 2)
+        #expect(changes.count == 1)
+        #expect(loaded.records.filter { $0.event == .resolve }.map(\.state) == [.cancelled, .pending], "the announced incident's resolve still goes out")
+    }
+
+    @Test func aReceiverWithoutResolvesHearsTheNextFiring() {
+        let quiet = Self.receiver("team", .slack, sendResolved: false)
+        let env = Self.environment([quiet])
+        var state = OutboxState()
+        _ = state.enqueue(F.firing(), environment: env, now: now)
+        deliverNext(&state, quiet, .delivered(status: 200), env: env)
+        #expect(state.announced.count == 1)
+        #expect(state.enqueue(F.resolved(), environment: env, now: now + 1).isEmpty)
+        #expect(state.announced.isEmpty)
+        let again = state.enqueue(F.firing(at: now + 100), environment: env, now: now + 100)
+        #expect(again.count == 1 && { if case .queued = again[0] { true } else { false } }())
     }
 
     @Test func statusViewHasNoSecrets() {

@@ -104,3 +104,17 @@ public indirect enum OrderedJSON: Sendable, Equatable {
         return output
     }
 }
+
+extension OrderedJSON {
+    /// A parsed value written back; object members sorted by key (the parser keeps no order).
+    public init(_ value: JSONValue) {
+        switch value {
+        case .null: self = .null
+        case let .bool(flag): self = .bool(flag)
+        case let .number(number): self = .number(number)
+        case let .string(text): self = .string(text)
+        case let .array(values): self = .array(values.map(OrderedJSON.init))
+        case let .object(members): self = .object(members.keys.sorted().map { Member($0, OrderedJSON(members[$0]!)) })
+        }
+    }
+}

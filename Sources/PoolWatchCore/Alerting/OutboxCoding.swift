@@ -5,6 +5,24 @@ public struct OutboxDecodeError: Error, Sendable, Equatable, CustomStringConvert
     public var description: String { message }
 }
 
+/// An entry of a state file that could not be trusted: kept, with why, for a person to look at.
+public struct QuarantinedEntry: Sendable, Equatable {
+    /// `records[3]`, `receivers[0]`, `announced[1]`.
+    public var path: String
+    /// The record's `id`, when it has a readable one.
+    public var id: String?
+    public var reason: String
+    /// The entry as it was in the file.
+    public var raw: JSONValue
+
+    public init(path: String, id: String?, reason: String, raw: JSONValue) {
+        self.path = path
+        self.id = id
+        self.reason = reason
+        self.raw = raw
+    }
+}
+
 /// The outbox state file (`outbox.json`, schema 1) and the secret-free `/alerts` view.
 ///
 /// ```json
@@ -37,6 +55,7 @@ extension OutboxState {
                 ])
             }),
             "records": .array(records.map(Self.encode)),
+            "announced": .array(announced.sorted().map { .fields(["receiver": .string($0.receiver), "dedup_key": .string($0.dedupKey)]) }),
         ]).text + "\n"
     }
 
@@ -68,9 +87,20 @@ extension OutboxState {
         ])
     }
 
-    /// Reads a state file. Unknown members are ignored; missing or mistyped ones are errors naming
-    /// their path (`records[3].state`).
+    /// Reads a state file strictly: any bad record is an error (tests, tools).
     public static func decode(_ bytes: [UInt8]) throws(OutboxDecodeError) -> OutboxState {
+        let salvaged = try decodeSalvaging(bytes)
+        if let first = salvaged.quarantined.first { throw OutboxDecodeError(first.reason) }
+        return salvaged.state
+    }
+
+    /// Reads a state file, setting aside the entries that cannot be trusted instead of the whole
+    /// file: one record with an impossible value must not cost the other records (their pages and
+    /// the resolves that close them). Unknown members are ignored; missing or mistyped ones are
+    /// reasons naming their path (`records[3].state`).
+    ///
+    /// - Throws: when the document itself is unusable (not JSON, wrong schema, no `records` array).
+    public static func decodeSalvaging(_ bytes: [UInt8]) throws(OutboxDecodeError) -> (state: OutboxState, quarantined: [QuarantinedEntry]) {
         let document: JSONValue
         do {
             document = try JSONValue.parse(bytes)
@@ -83,39 +113,91 @@ extension OutboxState {
             throw OutboxDecodeError("unsupported schema \(schema) (this poolwatch reads schema \(Self.schema))")
         }
         var state = OutboxState(nextSeq: try top.int("next_seq"))
+        var quarantined: [QuarantinedEntry] = []
         for (index, item) in try top.array("receivers").enumerated() {
-            let fields = try Members(item, path: "receivers[\(index)]")
-            var health = ReceiverHealth()
-            health.lastSuccessAt = try fields.optionalDouble("last_success_at")
-            health.failingSince = try fields.optionalDouble("failing_since")
-            health.staleEscalated = try fields.bool("stale_escalated")
-            health.escalatedTo = try fields.array("escalated_to").enumerated().map { position, value throws(OutboxDecodeError) in
-                guard case let .string(name) = value else { throw OutboxDecodeError("receivers[\(index)].escalated_to[\(position)]: expected a string") }
-                return name
+            do throws(OutboxDecodeError) {
+                let (name, health) = try decodeHealth(item, path: "receivers[\(index)]")
+                state.health[name] = health
+            } catch {
+                quarantined.append(QuarantinedEntry(path: "receivers[\(index)]", id: nil, reason: error.message, raw: item))
             }
-            health.expiredCount = try fields.int("expired_count")
-            health.expiredFrom = try fields.optionalDouble("expired_from")
-            health.expiredUntil = try fields.optionalDouble("expired_until")
-            state.health[try fields.string("name")] = health
         }
+        var ids = Set<String>()
+        var seqs = Set<Int>()
         for (index, item) in try top.array("records").enumerated() {
-            let fields = try Members(item, path: "records[\(index)]")
-            state.records.append(OutboxRecord(
-                id: try fields.string("id"), seq: try fields.int("seq"), receiver: try fields.string("receiver"),
-                receiverType: try fields.value("receiver_type", ReceiverType.self), event: try fields.value("event", OutboxRecord.Event.self),
-                dedupKey: try fields.string("dedup_key"), rule: try fields.string("rule"),
-                severity: try fields.value("severity", NotificationSeverity.self), line: try fields.string("line"),
-                createdAt: try fields.double("created_at"), notBefore: try fields.double("not_before"),
-                expiresAt: try fields.optionalDouble("expires_at"), body: try fields.string("body"),
-                degradedBody: try fields.string("degraded_body"), groupable: try fields.bool("groupable"),
-                escalate: try fields.bool("escalate"), coalesced: try fields.bool("coalesced"), attempts: try fields.int("attempts"),
-                state: try fields.value("state", OutboxRecord.State.self), degraded: try fields.bool("degraded"),
-                lastStatus: try fields.optionalInt("last_status"), lastError: try fields.optionalString("last_error"),
-                finishedAt: try fields.optionalDouble("finished_at")))
+            let path = "records[\(index)]"
+            do throws(OutboxDecodeError) {
+                let record = try decodeRecord(item, path: path)
+                guard ids.insert(record.id).inserted else { throw OutboxDecodeError("\(path).id: \"\(record.id)\" appears twice") }
+                guard seqs.insert(record.seq).inserted else { throw OutboxDecodeError("\(path).seq: \(record.seq) appears twice") }
+                state.records.append(record)
+            } catch {
+                var id: String?
+                if case let .object(members) = item, case let .string(text)? = members["id"] { id = text }
+                quarantined.append(QuarantinedEntry(path: path, id: id, reason: error.message, raw: item))
+            }
+        }
+        // Absent in files written before the journal existed: rebuilt from the delivered history.
+        if top.members["announced"] == nil {
+            for record in state.records.sorted(by: { $0.seq < $1.seq }) where record.state == .delivered {
+                if record.event == .trigger { state.announced.insert(AnnouncedIncident(record)) }
+                if record.event == .resolve { state.announced.remove(AnnouncedIncident(record)) }
+            }
+        } else {
+            for (index, item) in try top.array("announced").enumerated() {
+                let path = "announced[\(index)]"
+                do throws(OutboxDecodeError) {
+                    let fields = try Members(item, path: path)
+                    state.announced.insert(AnnouncedIncident(receiver: try fields.name("receiver"), dedupKey: try fields.name("dedup_key")))
+                } catch {
+                    quarantined.append(QuarantinedEntry(path: path, id: nil, reason: error.message, raw: item))
+                }
+            }
         }
         state.records.sort { $0.seq < $1.seq }
         if let last = state.records.last, last.seq >= state.nextSeq { state.nextSeq = last.seq + 1 }
-        return state
+        return (state, quarantined)
+    }
+
+    private static func decodeHealth(_ item: JSONValue, path: String) throws(OutboxDecodeError) -> (String, ReceiverHealth) {
+        let fields = try Members(item, path: path)
+        var health = ReceiverHealth()
+        health.lastSuccessAt = try fields.optionalDouble("last_success_at")
+        health.failingSince = try fields.optionalDouble("failing_since")
+        health.staleEscalated = try fields.bool("stale_escalated")
+        health.escalatedTo = try fields.array("escalated_to").enumerated().map { position, value throws(OutboxDecodeError) in
+            guard case let .string(name) = value else { throw OutboxDecodeError("\(path).escalated_to[\(position)]: expected a string") }
+            return name
+        }
+        health.expiredCount = try fields.int("expired_count", atLeast: 0)
+        health.expiredFrom = try fields.optionalDouble("expired_from")
+        health.expiredUntil = try fields.optionalDouble("expired_until")
+        return (try fields.name("name"), health)
+    }
+
+    /// One record, with the values a record can really have: a positive `seq`, no negative
+    /// attempts, an HTTP status in 100...599, a body while it is still owed.
+    private static func decodeRecord(_ item: JSONValue, path: String) throws(OutboxDecodeError) -> OutboxRecord {
+        let fields = try Members(item, path: path)
+        let record = OutboxRecord(
+            id: try fields.name("id"), seq: try fields.int("seq", atLeast: 1), receiver: try fields.name("receiver"),
+            receiverType: try fields.value("receiver_type", ReceiverType.self), event: try fields.value("event", OutboxRecord.Event.self),
+            dedupKey: try fields.name("dedup_key"), rule: try fields.string("rule"),
+            severity: try fields.value("severity", NotificationSeverity.self), line: try fields.string("line"),
+            createdAt: try fields.double("created_at"), notBefore: try fields.double("not_before"),
+            expiresAt: try fields.optionalDouble("expires_at"), body: try fields.string("body"),
+            degradedBody: try fields.string("degraded_body"), groupable: try fields.bool("groupable"),
+            escalate: try fields.bool("escalate"), coalesced: try fields.bool("coalesced"), attempts: try fields.int("attempts", atLeast: 0),
+            state: try fields.value("state", OutboxRecord.State.self), degraded: try fields.bool("degraded"),
+            lastStatus: try fields.optionalInt("last_status"), lastError: try fields.optionalString("last_error"),
+            finishedAt: try fields.optionalDouble("finished_at"))
+        if let status = record.lastStatus, !(100...599).contains(status) {
+            throw OutboxDecodeError("\(path).last_status: \(status) is not an HTTP status")
+        }
+        if record.state.isOpen, record.body.isEmpty {
+            throw OutboxDecodeError("\(path).body: empty, but the record is still \(record.state.rawValue)")
+        }
+        return record
     }
 
     /// Typed access to one JSON object's members, with errors that name the member's path.
@@ -157,6 +239,19 @@ extension OutboxState {
             let value = try double(key)
             guard value == value.rounded(), abs(value) < 1e15 else { throw fail(key, "a whole number") }
             return Int(value)
+        }
+
+        func int(_ key: String, atLeast minimum: Int) throws(OutboxDecodeError) -> Int {
+            let value = try int(key)
+            guard value >= minimum else { throw OutboxDecodeError("\(path).\(key): \(value) is less than \(minimum)") }
+            return value
+        }
+
+        /// A non-empty string (ids, names, keys).
+        func name(_ key: String) throws(OutboxDecodeError) -> String {
+            let text = try string(key)
+            guard !text.isEmpty else { throw fail(key, "a non-empty string") }
+            return text
         }
 
         func optionalInt(_ key: String) throws(OutboxDecodeError) -> Int? {
@@ -314,5 +409,24 @@ extension OutboxState {
                     expiresAt: record.state.isOpen ? time(record.expiresAt) : nil, finishedAt: time(record.finishedAt),
                     lastStatus: record.lastStatus, lastError: record.lastError)
             })
+    }
+}
+
+extension QuarantinedEntry {
+    /// The quarantine file (`outbox.quarantine.json`) with `entries` appended to what `existing`
+    /// (its earlier content, if it parses) already holds, so every quarantine stays for a person:
+    /// `{"quarantined":[{"at":"…","file":"outbox.json","path":"records[3]","id":"…","reason":"…","entry":{…}}]}`.
+    public static func document(appending entries: [QuarantinedEntry], to existing: JSONValue?, file: String, now: Double) -> String {
+        var items: [OrderedJSON] = []
+        if case let .object(members)? = existing, case let .array(earlier)? = members["quarantined"] {
+            items = earlier.map(OrderedJSON.init)
+        }
+        items += entries.map { entry in
+            .fields([
+                "at": .string(AlertText.rfc3339(now)), "file": .string(file), "path": .string(entry.path),
+                "id": .optionalString(entry.id), "reason": .string(entry.reason), "entry": OrderedJSON(entry.raw),
+            ])
+        }
+        return OrderedJSON.fields(["quarantined": .array(items)]).text + "\n"
     }
 }

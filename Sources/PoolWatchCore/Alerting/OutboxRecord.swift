@@ -160,6 +160,8 @@ public enum OutboxChange: Sendable, Equatable {
     case queued(OutboxRecord)
     /// The same transition was enqueued before; nothing changed.
     case duplicate(id: String)
+    /// Not queued: the receiver already has this (`reason`); nothing changed.
+    case suppressed(id: String, reason: String)
     /// A record was cancelled by coalescing (a resolve met its undelivered trigger, a flap).
     case cancelled(OutboxRecord, reason: String)
     case delivered(OutboxRecord)
@@ -169,6 +171,16 @@ public enum OutboxChange: Sendable, Equatable {
     case dropped(OutboxRecord)
     /// A notice to `record.receiver` about a failure of `failing`.
     case escalated(OutboxRecord, failing: String, reason: String)
+}
+
+extension OutboxChange {
+    /// False for the changes that leave the outbox as it was (nothing to persist).
+    public var changesState: Bool {
+        switch self {
+        case .duplicate, .suppressed: return false
+        default: return true
+        }
+    }
 }
 
 /// What the outbox operations need to know: receivers, payload context and timing policy.

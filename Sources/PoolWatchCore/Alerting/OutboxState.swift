@@ -10,16 +10,24 @@
 ///   Slack: one "fired at X, resolved at Y" message replaces both);
 /// - a trigger that meets an undelivered resolve of the same key (a flap) cancels the resolve and
 ///   sends nothing new, since the incident is still open;
-/// - PagerDuty records are never dropped to honour the cap; Slack records are, oldest first.
+/// - PagerDuty records are never dropped to honour the cap; Slack records are, oldest first;
+/// - a trigger for an incident the receiver already has open (``announced``) and no resolve on its
+///   way is not sent again: Slack has no dedup key, so a second FIRING would be a second page.
 public struct OutboxState: Sendable, Equatable {
     public var records: [OutboxRecord]
     public var nextSeq: Int
     public var health: [String: ReceiverHealth]
+    /// Incidents open at a receiver: its trigger was delivered and no resolve has finished since.
+    /// Kept apart from `records` because finished records are compacted after an hour, while an
+    /// incident can stay open for days; it is what a restart consults so it never re-announces.
+    public var announced: Set<AnnouncedIncident>
 
-    public init(records: [OutboxRecord] = [], nextSeq: Int = 1, health: [String: ReceiverHealth] = [:]) {
+    public init(records: [OutboxRecord] = [], nextSeq: Int = 1, health: [String: ReceiverHealth] = [:],
+                announced: Set<AnnouncedIncident> = []) {
         self.records = records
         self.nextSeq = nextSeq
         self.health = health
+        self.announced = announced
     }
 
     public func record(_ id: String) -> OutboxRecord? { records.first { $0.id == id } }
@@ -32,6 +40,13 @@ public struct OutboxState: Sendable, Equatable {
         let key = DedupKey.instance(clusterID: environment.payload.clusterID, rule: notification.alertName,
                                     identityLabels: notification.identityLabels)
         var changes: [OutboxChange] = []
+        if notification.kind == .resolve {
+            // A receiver that takes no resolves (`send_resolved: false`) is done with the incident
+            // now: its next firing is a new one and must be sent.
+            for receiver in environment.receivers where !receiver.accepts(notification) {
+                announced.remove(AnnouncedIncident(receiver: receiver.name, dedupKey: key))
+            }
+        }
         for receiver in environment.receivers where receiver.accepts(notification) {
             let id = "\(key)#\(notification.kind.rawValue)#\(Int64((notification.at * 1000).rounded()))#\(receiver.name)"
             if records.contains(where: { $0.id == id }) {
@@ -66,6 +81,13 @@ public struct OutboxState: Sendable, Equatable {
                     if !resolveWasCoalesced { continue }
                 } else if open.contains(where: { records[$0].event == .trigger }) {
                     changes.append(.duplicate(id: id))
+                    continue
+                } else if announced.contains(AnnouncedIncident(receiver: receiver.name, dedupKey: key)),
+                          !open.contains(where: { records[$0].event == .resolve }) {
+                    // Already announced and not resolved since: the engine lost its state (a
+                    // truncated alerts.json) and fired again. A resolve still open would close the
+                    // incident, so then the new trigger must go out after it.
+                    changes.append(.suppressed(id: id, reason: "the receiver already has this incident open"))
                     continue
                 }
             }
@@ -198,6 +220,7 @@ public struct OutboxState: Sendable, Equatable {
                 records[index].attempts += 1
                 records[index].lastStatus = status
                 finish(index, .delivered, now: now)
+                if records[index].event == .trigger { announced.insert(AnnouncedIncident(records[index])) }
                 changes.append(.delivered(records[index]))
             case let .retry(notBefore, status, error):
                 records[index].attempts += 1
@@ -258,6 +281,9 @@ public struct OutboxState: Sendable, Equatable {
     }
 
     private mutating func finish(_ index: Int, _ state: OutboxRecord.State, now: Double) {
+        // A resolve that is over, sent or not, ends what this receiver knows of the incident: a
+        // later trigger for the key is a new incident and must be sent.
+        if records[index].event == .resolve { announced.remove(AnnouncedIncident(records[index])) }
         records[index].state = state
         records[index].finishedAt = now
         records[index].body = ""
@@ -343,12 +369,53 @@ public struct OutboxState: Sendable, Equatable {
         return [.queued(record)]
     }
 
+    // MARK: Reconciliation
+
+    /// Whether `receiver` is known to have, or to be about to get, the trigger of `key`: the
+    /// incident is announced there, or a trigger record for it is still open.
+    public func knowsTrigger(receiver: String, dedupKey key: String) -> Bool {
+        announced.contains(AnnouncedIncident(receiver: receiver, dedupKey: key))
+            || records.contains { $0.receiver == receiver && $0.dedupKey == key && $0.event == .trigger && $0.state.isOpen }
+    }
+
+    /// What to queue again after a loss of state (a moved-aside or missing outbox, quarantined
+    /// records): of the triggers of alerts firing now (`firing`, from the rule engine's restored
+    /// state), those that some accepting receiver is not known to have. ``enqueue(_:environment:now:)``
+    /// then skips the receivers that do have them, so nothing announced is announced again, and a
+    /// resolve later always follows a trigger that was queued.
+    public func reconciliation(firing: [AlertNotification], environment: OutboxEnvironment) -> [AlertNotification] {
+        firing.filter { notification in
+            guard notification.kind == .trigger else { return false }
+            let key = DedupKey.instance(clusterID: environment.payload.clusterID, rule: notification.alertName,
+                                        identityLabels: notification.identityLabels)
+            return environment.receivers.contains { $0.accepts(notification) && !knowsTrigger(receiver: $0.name, dedupKey: key) }
+        }
+    }
+
+    /// After entries were quarantined: cancels the resolves still owed for incidents the receiver
+    /// never heard of (no trigger record for the key, not announced): their trigger was among the
+    /// quarantined entries. A resolve is sent only for an incident whose trigger was sent.
+    public mutating func cancelOrphanResolves(now: Double) -> [OutboxChange] {
+        var changes: [OutboxChange] = []
+        for index in records.indices where records[index].event == .resolve && records[index].state == .pending
+            && records[index].attempts == 0 && !records[index].coalesced
+        {
+            let resolve = records[index]
+            guard !announced.contains(AnnouncedIncident(resolve)),
+                  !records.contains(where: { $0.receiver == resolve.receiver && $0.dedupKey == resolve.dedupKey && $0.event == .trigger })
+            else { continue }
+            changes.append(cancel(index, reason: "its trigger was quarantined from the state file; the receiver never heard of this incident", now: now))
+        }
+        return changes
+    }
+
     // MARK: Housekeeping
 
     /// Startup after a crash or restart: in-flight records go back to pending (at least once), and
     /// records for receivers no longer configured die with a clear reason.
     public mutating func recover(environment: OutboxEnvironment, now: Double) -> [OutboxChange] {
         var changes: [OutboxChange] = []
+        announced = announced.filter { environment.receiver($0.receiver) != nil }
         for index in records.indices where records[index].state.isOpen {
             if records[index].state == .inFlight { records[index].state = .pending }
             if environment.receiver(records[index].receiver) == nil {
@@ -414,6 +481,7 @@ public struct OutboxState: Sendable, Equatable {
         }
         while excess > 0, let index = records.firstIndex(where: { $0.receiverType == .slack && $0.state == .pending }) {
             var record = records.remove(at: index)
+            if record.event == .resolve { announced.remove(AnnouncedIncident(record)) }
             record.state = .dropped
             record.finishedAt = now
             record.lastError = "dropped: the outbox exceeded \(environment.maxRecords) records"
@@ -435,4 +503,19 @@ public struct OutboxState: Sendable, Equatable {
         guard let oldest = records.filter({ $0.receiver == receiver && $0.state.isOpen }).map(\.createdAt).min() else { return 0 }
         return max(0, now - oldest)
     }
+}
+
+/// One receiver's open incident: the trigger for `dedupKey` was delivered to `receiver`.
+public struct AnnouncedIncident: Sendable, Hashable, Comparable {
+    public var receiver: String
+    public var dedupKey: String
+
+    public init(receiver: String, dedupKey: String) {
+        self.receiver = receiver
+        self.dedupKey = dedupKey
+    }
+
+    init(_ record: OutboxRecord) { self.init(receiver: record.receiver, dedupKey: record.dedupKey) }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.receiver, a.dedupKey) < (b.receiver, b.dedupKey) }
 }

@@ -5,7 +5,7 @@ import Yams
 /// ```yaml
 /// alerting:
 ///   cluster_id: prod-eu1              # required with receivers; the same on HA replicas (dedup keys)
-///   state_dir: /var/lib/poolwatch     # default; the outbox file lives here
+///   state_dir: /var/lib/poolwatch     # default $STATE_DIRECTORY, else none (memory only)
 ///   outbox_max_records: 2000          # default; undelivered PagerDuty events are never dropped
 ///   client_url: https://poolwatch.example.net/alerts   # optional; shown in PagerDuty
 /// receivers:
@@ -27,17 +27,25 @@ import Yams
 public struct AlertingConfig: Sendable, Equatable {
     /// Names this deployment in dedup keys; replicas watching the same pools must share it.
     public var clusterID: String
-    public var stateDirectory: String
+    /// Where alert state and the outbox live; nil: in memory only (lost at a restart).
+    public var stateDirectory: String?
     /// The outbox's record cap; pending Slack records are dropped first, PagerDuty events never.
     public var outboxMaxRecords: Int
     /// A link to this poolwatch's alert page, sent as PagerDuty's `client_url`.
     public var clientURL: String?
     public var receivers: [ReceiverConfig]
 
-    public static let defaultStateDirectory = "/var/lib/poolwatch"
+    /// The default `state_dir`: systemd's `$STATE_DIRECTORY` (set by `StateDirectory=`; the first
+    /// of a colon-separated list), else none.
+    public static func defaultStateDirectory(environment: [String: String]) -> String? {
+        guard let value = environment["STATE_DIRECTORY"], let first = value.split(separator: ":").first, first.hasPrefix("/") else {
+            return nil
+        }
+        return String(first)
+    }
     public static let defaultOutboxMaxRecords = 2000
 
-    public init(clusterID: String = "", stateDirectory: String = defaultStateDirectory,
+    public init(clusterID: String = "", stateDirectory: String? = nil,
                 outboxMaxRecords: Int = defaultOutboxMaxRecords, clientURL: String? = nil, receivers: [ReceiverConfig] = []) {
         self.clusterID = clusterID
         self.stateDirectory = stateDirectory
@@ -155,7 +163,7 @@ extension ConfigLoader {
     /// Errors go to `reader`, each named by its key path (`receivers[1].webhook_url_file`); secrets
     /// are never quoted in them.
     func parseAlerting(_ top: [String: Node], reader: inout NodeReader) -> AlertingConfig {
-        var config = AlertingConfig()
+        var config = AlertingConfig(stateDirectory: AlertingConfig.defaultStateDirectory(environment: environment))
         var clusterIDGiven = false
         if let node = top["alerting"], let fields = reader.mapping(node, path: "alerting", allowed: Self.alertingKeys) {
             if let node = fields["cluster_id"], let text = reader.scalar(node, path: "alerting.cluster_id") {

@@ -259,6 +259,16 @@ public struct AlertEngine: Sendable {
         }
     }
 
+    /// A `fired` transition for every instance firing now whose `fired` went out (the engine's view
+    /// of what receivers were told), for reconciling an outbox that lost records. Rule order, then labels.
+    public func announcedFiring() -> [AlertTransition] {
+        rules.flatMap { rule in
+            (instances[rule.name] ?? [:]).sorted { $0.key < $1.key }
+                .filter { $0.value.phase.isFiring && $0.value.notified }
+                .map { AlertTransition(.fired, $0.value, rule: rule) }
+        }
+    }
+
     // MARK: Persistence
 
     /// The state to persist after each evaluation (after its transitions are safely in the outbox).

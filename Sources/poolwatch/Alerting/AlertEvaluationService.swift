@@ -21,26 +21,34 @@ import Glibc
 struct AlertEvaluationService: Service {
     let store: SnapshotStore
     let interval: Double
-    let stateFile: String
+    /// Nil: memory only.
+    let stateDirectory: StateDirectory?
     let logger: Logger
     let status: AlertStatusBoard
+    let reconcile: @Sendable ([AlertTransition]) async -> Void
     let deliver: @Sendable ([AlertTransition]) async -> Void
     let startedAt: Double
 
-    init(store: SnapshotStore, engine: AlertEngine, interval: Double, stateFile: String, logger: Logger,
-         status: AlertStatusBoard, deliver: @escaping @Sendable ([AlertTransition]) async -> Void) {
+    static let fileName = "alerts.json"
+
+    /// `engine` should already hold the restored state (``restore(_:from:logger:)``).
+    init(store: SnapshotStore, engine: AlertEngine, interval: Double, stateDirectory: StateDirectory?, logger: Logger,
+         status: AlertStatusBoard, reconcile: @escaping @Sendable ([AlertTransition]) async -> Void,
+         deliver: @escaping @Sendable ([AlertTransition]) async -> Void) {
         self.store = store
         self.interval = interval
-        self.stateFile = stateFile
+        self.stateDirectory = stateDirectory
         self.logger = logger
         self.status = status
+        self.reconcile = reconcile
         self.deliver = deliver
         self.startedAt = WallClock.now()
         status.engine.withLock { $0 = engine }
     }
 
     func run() async throws {
-        restore()
+        // Before the first evaluation, so a re-queued trigger is in the outbox before its resolve.
+        await reconcile(status.engine.withLock { $0!.announcedFiring() })
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await tick(at: WallClock.now())
@@ -73,31 +81,34 @@ struct AlertEvaluationService: Service {
         store.publishExtra("alerts", families: status.engine.withLock { $0!.metricFamilies() })
     }
 
-    private func restore() {
-        let directory = stateFile.lastIndex(of: "/").map { String(stateFile[..<$0]) } ?? "."
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            logger.error("cannot create the state directory; alert state will not survive a restart",
-                         metadata: ["directory": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
-        }
+    /// `engine` with the state saved in `alerts.json`. A file that does not parse is moved aside
+    /// (`alerts.json.corrupt-<unix>`) with an error line and the engine starts empty: alerts still
+    /// firing fire again, and the outbox's journal of announced incidents keeps them from being
+    /// announced twice. A file that cannot be read (permissions, I/O) is not corrupt: that throws,
+    /// naming the path and the errno text, and poolwatch does not start.
+    static func restore(_ engine: AlertEngine, from directory: StateDirectory, logger: Logger) throws(StateFile.Failure) -> AlertEngine {
+        guard let bytes = try directory.read(fileName) else { return engine }
+        var engine = engine
         do {
-            guard let bytes = try StateFile.read(stateFile) else { return }
             let saved = try JSONDecoder().decode(AlertEngineState.self, from: Data(bytes))
-            status.engine.withLock { $0!.restore(saved, at: WallClock.now()) }
-            logger.info("alert state restored", metadata: ["instances": "\(saved.instances.count)", "file": "\(stateFile)"])
+            engine.restore(saved, at: WallClock.now())
+            logger.info("alert state restored", metadata: ["instances": "\(saved.instances.count)", "file": "\(directory.filePath(fileName))"])
         } catch {
-            let aside = (try? StateFile.moveAside(stateFile, now: WallClock.now())) ?? "(could not move it)"
+            let aside = (try? directory.moveAside(fileName, now: WallClock.now())) ?? "(could not move it)"
             logger.error("alert state file is corrupt; moved aside, starting empty",
-                         metadata: ["file": "\(stateFile)", "moved_to": "\(aside)", "error": "\(error)"])
+                         metadata: ["file": "\(directory.filePath(fileName))", "moved_to": "\(aside)", "error": "\(error)"])
         }
+        return engine
     }
 
     private func persist(at now: Double) {
+        guard let stateDirectory else { return }
         do {
             let state = status.engine.withLock { $0!.persistentState(at: now) }
             let data = try JSONEncoder().encode(state)
-            try StateFile.write(Array(data), to: stateFile)
+            try stateDirectory.write(Array(data), to: Self.fileName)
         } catch {
-            logger.error("cannot save alert state", metadata: ["file": "\(stateFile)", "error": "\(error)"])
+            logger.error("cannot save alert state", metadata: ["file": "\(stateDirectory.filePath(Self.fileName))", "error": "\(error)"])
         }
     }
 }
