@@ -51,6 +51,7 @@ struct Run: AsyncParsableCommand {
         let executor = BlockingExecutor(threads: config.targets.reduce(1) { $0 + ($1.kind == .httpJSON ? 1 : 2) })
         // The HTTP port is bound before the first collection round: when it cannot be, no round runs.
         let listening = StartGate()
+        let pairs = Diagnosis.pairs(for: config.targets)
         var services: [any Service] = []
         for target in config.targets {
             let collector = TargetFactory.collector(
@@ -110,7 +111,16 @@ struct Run: AsyncParsableCommand {
             // Transitions are saved in the outbox before this returns. Without receivers they are
             // visible in the log, /alerts and poolwatch_alerts only.
             deliver: { transitions in
-                await pager?.enqueue(transitions.map(AlertNotification.init(transition:)))
+                // Pages about a full or held pool name the holders of the round that fired.
+                let needsHolders = transitions.contains { $0.kind == .fired && Diagnosis.holderRules.contains($0.ruleName) }
+                let diagnosis = needsHolders ? Diagnosis.make(snapshots: store.snapshots, pairs: pairs, now: store.now()) : nil
+                await pager?.enqueue(transitions.map { transition in
+                    var notification = AlertNotification(transition: transition)
+                    if transition.kind == .fired, Diagnosis.holderRules.contains(transition.ruleName), let diagnosis {
+                        notification.holders = diagnosis.holderLines(for: transition.identity.labels)
+                    }
+                    return notification
+                })
             }))
 
         let listen = config.listen

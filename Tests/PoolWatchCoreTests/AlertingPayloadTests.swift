@@ -144,6 +144,24 @@ enum AlertingFixtures {
             """)
     }
 
+    @Test func holdersAreInBothPayloadsOfATriggerAndBounded() throws {
+        var notification = F.firing()
+        notification.holders = ["idle in transaction for 6m12s: leaky-orders from 10.0.0.7:53012, backend pid 48211, since 03:12:40 UTC"]
+            + (1...9).map { "running for \($0) s: api from 10.0.0.9:400\($0), backend pid 500\($0)" }
+        let page = PagerDutyPayload.event(notification, dedupKey: F.key, context: F.context).text
+        guard case let .array(holders)? = try member(page, "payload", "custom_details", "holders") else {
+            Issue.record("no holders in \(page)")
+            return
+        }
+        #expect(holders.count == 5, "at most five holders")
+        #expect(holders.first == .string(notification.holders[0]))
+        let slack = SlackPayload.message(notification, dedupKey: F.key, context: F.context).text
+        #expect(slack.contains("*Held by:*") && slack.contains("leaky-orders from 10.0.0.7:53012, backend pid 48211"))
+        #expect(!SlackPayload.message(F.resolved(), dedupKey: F.key, context: F.context).text.contains("Held by"))
+        #expect(try member(PagerDutyPayload.event(F.firing(), dedupKey: F.key, context: F.context).text,
+                           "payload", "custom_details", "holders") == nil, "no holders, no member")
+    }
+
     @Test func pagerDutyDegradedKeepsRequiredFieldsOnly() {
         #expect(PagerDutyPayload.degraded(F.firing(), dedupKey: F.key, context: F.context).text == """
             {"event_action":"trigger","dedup_key":"\(F.key)","payload":{"summary":"[FIRING] Pool orders/app on pgb-1: 12 clients waiting",\

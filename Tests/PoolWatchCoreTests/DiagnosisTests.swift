@@ -96,6 +96,19 @@ struct DiagnosisTests {
         #expect(report.pools.first?.verdict.contains("1 blocked by pid 29683 on a lock (pid 29700, billing), queued behind pid 29682") == true)
     }
 
+    @Test func holderLinesFollowTheAlertsLabels() throws {
+        let report = Diagnosis.make(snapshots: [try Self.bouncerSnapshot(), Self.postgresSnapshot()], pairs: ["bouncer": "pg"], now: 1000)
+        let lines = report.holderLines(for: [Label("target", "bouncer"), Label("pool", "postgres/postgres"),
+                                             Label("database", "postgres"), Label("user", "postgres")])
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasPrefix("idle in transaction for 6m40s: worker-1 from 127.0.0.1:") == true, "\(lines)")
+        #expect(lines.first?.hasSuffix("backend pid 29682, since 03:12:40 UTC, blocking pid 29683") == true, "\(lines)")
+        #expect(lines.last?.contains("blocked by pid 29682") == true)
+        #expect(report.holderLines(for: [Label("target", "bouncer"), Label("database", "app")]).count == 2)
+        #expect(report.holderLines(for: [Label("target", "elsewhere")]).isEmpty)
+        #expect(report.holderLines(for: [Label("database", "postgres")]).isEmpty, "no target, no guess")
+    }
+
     @Test func pairingIsExplicitOrTheOnlyPostgresTarget() {
         var bouncer = TargetConfig(name: "b", kind: .pgbouncer)
         let one = [bouncer, TargetConfig(name: "pg", kind: .postgres)]

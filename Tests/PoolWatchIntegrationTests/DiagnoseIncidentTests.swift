@@ -8,7 +8,7 @@ import Testing
 /// idle, a second session is blocked behind its lock, and clients queue in the pool. `poolwatch diagnose`,
 /// `/diagnose` and the status page (rendered by headless Chromium) must each name the holding application,
 /// its client address and backend pid, and the blocked session's blocker.
-@Suite(.enabled(if: IntegrationEnvironment.enabled, "needs POOLWATCH_INTEGRATION=1 and PostgreSQL + PgBouncer (scripts/test)"))
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.enabled, "needs POOLWATCH_INTEGRATION=1 and PostgreSQL + PgBouncer (scripts/test)"))
 struct DiagnoseIncidentTests {
     typealias Env = IntegrationEnvironment
 
@@ -17,6 +17,9 @@ struct DiagnoseIncidentTests {
         // @unchecked: set up once in init; end() is called by the owning test only.
         let bouncer: PrivateBouncer
         let table = Env.uniqueName("orders")
+        /// Application names of this incident only: other tests share the PostgreSQL server.
+        let leakApp = Env.uniqueName("leaky-orders")
+        let blockedApp = Env.uniqueName("billing-worker")
         let leak: PQConnection
         let leakPID: Int
         let blockedPID: Int
@@ -25,35 +28,36 @@ struct DiagnoseIncidentTests {
         var sessions: [Task<Void, Never>] = []
 
         init() async throws {
+            let (leakApp, blockedApp, table) = (self.leakApp, self.blockedApp, self.table)
             bouncer = try PrivateBouncer(poolSize: 2)
             try Env.sql("CREATE TABLE \(table) (id int PRIMARY KEY, n int); INSERT INTO \(table) VALUES (1, 0)")
             let dsn = "host=127.0.0.1 port=\(bouncer.port) user=postgres dbname=postgres"
-            leak = try Env.connect(dsn, applicationName: "leaky-orders")
+            leak = try Env.connect(dsn, applicationName: leakApp)
             _ = try leak.exec("BEGIN")
             _ = try leak.exec("UPDATE \(table) SET n = n + 1 WHERE id = 1")
             leakPID = Int(try leak.exec("SELECT pg_backend_pid()").rows[0][0]!)!
             // Blocked behind the leak's row lock, then three clients that find no free server connection.
-            for (application, statement) in [("billing-worker", "UPDATE \(table) SET n = n + 10 WHERE id = 1")]
+            for (application, statement) in [(blockedApp, "UPDATE \(table) SET n = n + 10 WHERE id = 1")]
                 + Array(repeating: ("api", "SELECT 1"), count: 3) {
                 sessions.append(Task.detached {
                     _ = try? await Env.executor.run {
                         try Env.connect(dsn, applicationName: application).exec(statement)
                     }
                 })
-                if application == "billing-worker" { try await Task.sleep(for: .milliseconds(300)) }
+                if application == blockedApp { try await Task.sleep(for: .milliseconds(300)) }
             }
             let admin = try Env.connect(bouncer.adminDSN)
             var blocked: Int?
             var waiting = 0
             for _ in 0..<50 where blocked == nil || waiting < 3 {
                 try await Task.sleep(for: .milliseconds(200))
-                blocked = try Env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'billing-worker' AND wait_event_type = 'Lock'")
+                blocked = try Env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = '\(blockedApp)' AND wait_event_type = 'Lock'")
                     .rows.first.flatMap { $0[0] }.flatMap { Int($0) }
                 waiting = try admin.exec("SHOW CLIENTS").namedRows.filter { $0["state"] == "waiting" }.count
             }
             blockedPID = try #require(blocked, "the second session never blocked")
             #expect(waiting == 3, "three clients queue in the pool")
-            let row = try #require(admin.exec("SHOW CLIENTS").namedRows.first { $0["application_name"] == "leaky-orders" })
+            let row = try #require(admin.exec("SHOW CLIENTS").namedRows.first { $0["application_name"] == leakApp })
             leakClient = "\(row.label("addr")):\(row.label("port"))"
         }
 
@@ -74,14 +78,14 @@ struct DiagnoseIncidentTests {
               - {name: bouncer, kind: pgbouncer, dsn: "\(incident.bouncer.adminDSN)", interval: 1s, postgres_target: pg}
             """
         }, name: "incident")
-        let holder = "leaky-orders from \(incident.leakClient), backend pid \(incident.leakPID)"
+        let holder = "\(incident.leakApp) from \(incident.leakClient), backend pid \(incident.leakPID)"
 
         // 1. The command: one round of its own, one screen per troubled pool, exit status 1.
         let (status, screen) = try await runOffPool([Env.binary, "diagnose", "--config", poolwatch.configPath, "--target", "bouncer"])
         #expect(status == 1, "troubled: \(screen)")
         #expect(screen.contains("saturated: 2/2 server connections held; 1 idle in transaction"), "\(screen)")
         #expect(screen.contains(holder), "\(screen)")
-        #expect(screen.contains("1 blocked by pid \(incident.leakPID) on a lock (pid \(incident.blockedPID), billing-worker)"), "\(screen)")
+        #expect(screen.contains("1 blocked by pid \(incident.leakPID) on a lock (pid \(incident.blockedPID), \(incident.blockedApp))"), "\(screen)")
         #expect(screen.contains("3 clients waiting"), "\(screen)")
         #expect(screen.contains("SELECT pg_terminate_backend(\(incident.leakPID));"), "\(screen)")
 
@@ -106,12 +110,56 @@ struct DiagnoseIncidentTests {
         let (domStatus, dom) = try await runOffPool(chromium + ["--dump-dom", poolwatch.url + "/"])
         #expect(domStatus == 0, "\(dom.suffix(2000))")
         #expect(dom.contains("saturated: 2/2 server connections held"), "\(dom.suffix(4000))")
-        #expect(dom.contains("leaky-orders") && dom.contains(incident.leakClient) && dom.contains(">\(incident.leakPID)<"))
+        #expect(dom.contains(incident.leakApp) && dom.contains(incident.leakClient) && dom.contains(">\(incident.leakPID)<"))
         #expect(dom.contains("1 blocked by pid \(incident.leakPID) on a lock"))
         #expect(dom.contains("<meta http-equiv=\"refresh\""), "the page refreshes itself")
         let screenshot = artifacts + "/status-page.png"
         let (shotStatus, shotOutput) = try await runOffPool(chromium + ["--screenshot=\(screenshot)", poolwatch.url + "/"])
         #expect(shotStatus == 0 && FileManager.default.fileExists(atPath: screenshot), "\(shotOutput.suffix(1000))")
+        #expect(poolwatch.terminate() == 0)
+    }
+
+    /// The page for the saturated pool names the holder, from the round that fired.
+    @Test func pagesNameTheHolderAndTheBlocker() async throws {
+        let incident = try await Incident()
+        defer { incident.end() }
+        let slack = try FakeReceiver.slack()
+        let pagerDuty = try FakeReceiver.pagerDuty()
+        defer {
+            slack.stop()
+            pagerDuty.stop()
+        }
+        let secrets = Env.tmp + "/" + Env.uniqueName("secrets")
+        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
+        try slack.url.write(toFile: secrets + "/slack", atomically: true, encoding: .utf8)
+        try "R0UT1NGKEY".write(toFile: secrets + "/pd", atomically: true, encoding: .utf8)
+        for file in ["/slack", "/pd"] { chmod(secrets + file, 0o600) }
+        let poolwatch = try PoolwatchProcess(configYAML: { port in
+            """
+            listen_address: 127.0.0.1:\(port)
+            alerting:
+              cluster_id: incident
+              state_dir: \(secrets)/state
+              evaluation_interval: 1s
+              rules:
+                PoolwatchPoolSaturated: {for: 1s}
+            receivers:
+              - {name: pd, type: pagerduty, min_severity: critical, routing_key_file: \(secrets)/pd, url: "\(pagerDuty.url)"}
+              - {name: chat, type: slack, min_severity: warning, webhook_url_file: \(secrets)/slack}
+            targets:
+              - {name: pg, kind: postgres, dsn: "\(Env.dsn())", interval: 1s}
+              - {name: bouncer, kind: pgbouncer, dsn: "\(incident.bouncer.adminDSN)", interval: 1s, postgres_target: pg}
+            """
+        }, name: "incident-page")
+        let holder = "\(incident.leakApp) from \(incident.leakClient), backend pid \(incident.leakPID)"
+        #expect(await pagerDuty.waitFor(1, within: 30), "\(poolwatch.log)")
+        let page = try #require(pagerDuty.received.first { $0.body.contains("PoolwatchPoolSaturated") })
+        #expect(page.body.contains("\"holders\":["), "\(page.body)")
+        #expect(page.body.contains("idle in transaction for") && page.body.contains(holder), "\(page.body)")
+        #expect(page.body.contains("blocked by pid \(incident.leakPID)"), "the blocked session names its blocker: \(page.body)")
+        #expect(await slack.waitFor(1, within: 15))
+        let message = try #require(slack.received.first { $0.body.contains("PoolwatchPoolSaturated") })
+        #expect(message.body.contains("Held by") && message.body.contains(holder), "\(message.body)")
         #expect(poolwatch.terminate() == 0)
     }
 }

@@ -97,6 +97,7 @@ struct SecurityTests {
         let secrets = Env.tmp + "/" + Env.uniqueName("secrets")
         try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
         try "R0UT1NG".write(toFile: secrets + "/pd", atomically: true, encoding: .utf8)
+        chmod(secrets + "/pd", 0o600)  // poolwatch refuses secret files that others may read
         let poolwatch = try PoolwatchProcess(configYAML: {
             Self.appConfig(port: $0, url: app.url("/stats"), extra: """
                 receivers:

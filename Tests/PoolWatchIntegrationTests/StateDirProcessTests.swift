@@ -29,6 +29,7 @@ struct StateDirProcessTests {
     func secretFile(_ value: String) throws -> String {
         let path = Env.tmp + "/" + Env.uniqueName("secret")
         try value.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)  // poolwatch refuses secret files that others may read
         return path
     }
 

@@ -42,6 +42,9 @@ public struct AlertNotification: Sendable, Equatable {
     /// for a resolve). Together with the dedup key it identifies the transition, so enqueueing the
     /// same transition twice is a no-op.
     public var at: Double
+    /// Who held the pool in the round that fired (`idle in transaction for 6m12s: leaky-orders from
+    /// 10.0.0.7:53012, backend pid 48211, …`), the most suspicious first; empty for other rules.
+    public var holders: [String] = []
 
     public init(
         kind: Kind, alertName: String, severity: NotificationSeverity, identityLabels: [Label], summary: String,

@@ -22,6 +22,9 @@ public enum PagerDutyPayload {
     public static let customDetailsLimit = 16 * 1024
     static let descriptionLimit = 4000
     static let labelValueLimit = 512
+    /// Top holders in a page: enough to name the culprit, small beside the 16 KB limit.
+    static let holderLimit = 5
+    static let holderLength = 400
 
     /// A trigger or resolve for one alert instance.
     public static func event(_ notification: AlertNotification, dedupKey: String, context: PayloadContext) -> OrderedJSON {
@@ -100,6 +103,8 @@ public enum PagerDutyPayload {
             "firing_since": .string(AlertText.rfc3339(notification.startsAt)),
             "resolved_at": notification.kind == .resolve ? .string(AlertText.rfc3339(notification.at)) : nil,
             "labels": labels,
+            "holders": notification.holders.isEmpty ? nil
+                : .array(notification.holders.prefix(holderLimit).map { .string(AlertText.truncate($0, to: holderLength)) }),
             "description": description.isEmpty ? nil : .string(AlertText.truncate(description, to: descriptionLimit)),
             "runbook_url": .optionalString(notification.runbookURL),
             "cluster_id": .string(context.clusterID),

@@ -145,6 +145,12 @@ public enum SlackPayload {
             let labels = notification.identityLabels.map { "\($0.name)=\(AlertText.truncate(AlertText.singleLine($0.value), to: 200))" }
             lines.append("*Labels:* \(escape(labels.joined(separator: ", ")))")
         }
+        if notification.kind == .trigger, !notification.holders.isEmpty {
+            lines.append("*Held by:*")
+            lines += notification.holders.prefix(PagerDutyPayload.holderLimit).map {
+                "• " + escape(AlertText.truncate(AlertText.singleLine($0), to: PagerDutyPayload.holderLength))
+            }
+        }
         let description = notification.description.trimmingSpaces()
         if !description.isEmpty { lines.append(escape(AlertText.truncate(description, to: 1000))) }
         if let runbook = notification.runbookURL { lines.append("*Runbook:* <\(escape(runbook))>") }

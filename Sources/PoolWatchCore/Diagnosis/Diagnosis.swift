@@ -359,3 +359,35 @@ public enum DiagnosisFormat {
 
     static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }
+
+extension Diagnosis {
+    /// The rules whose pages name the holders: the pool is full, clients wait, or a session holds on.
+    public static let holderRules: Set<String> = [
+        "PoolwatchPoolSaturated", "PoolwatchClientsWaitingTooLong", "PoolwatchPoolUtilizationHigh",
+        "PoolwatchIdleInTransactionTooLong", "PoolwatchLongTransaction", "PoolwatchLongQuery",
+    ]
+
+    /// One line per holder of the pools an alert's labels point at (its `target`, and `database` /
+    /// `datname`, `user` / `usename` when it has them), the most suspicious first.
+    public func holderLines(for labels: [Label], limit: Int = 5) -> [String] {
+        func value(_ names: String...) -> String? { labels.first { names.contains($0.name) && !$0.value.isEmpty }?.value }
+        guard let target = value("target") else { return [] }
+        let database = value("database", "datname")
+        let user = value("user", "usename")
+        let matching = pools.filter { pool in
+            pool.target == target && (database == nil || pool.database == database)
+                && (user == nil || pool.user.isEmpty || pool.user == user)
+        }
+        return Array(Self.ranked(matching.flatMap(\.holders), limit: limit).map(Self.line))
+    }
+
+    /// `idle in transaction for 6m12s: leaky-orders from 10.0.0.7:53012, backend pid 48211, since 03:12:40 UTC`
+    static func line(_ holder: Holder) -> String {
+        var text = holder.activity.rawValue
+        if let seconds = holder.stateSeconds { text += " for \(DiagnosisFormat.duration(seconds))" }
+        text += ": " + describe(holder)
+        if !holder.blockedBy.isEmpty { text += ", blocked by pid " + holder.blockedBy.map(String.init).joined(separator: ", ") }
+        if !holder.blocking.isEmpty { text += ", blocking pid " + holder.blocking.map(String.init).joined(separator: ", ") }
+        return text
+    }
+}
