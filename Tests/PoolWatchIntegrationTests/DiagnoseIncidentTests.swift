@@ -129,11 +129,7 @@ struct DiagnoseIncidentTests {
             slack.stop()
             pagerDuty.stop()
         }
-        let secrets = Env.tmp + "/" + Env.uniqueName("secrets")
-        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
-        try slack.url.write(toFile: secrets + "/slack", atomically: true, encoding: .utf8)
-        try "R0UT1NGKEY".write(toFile: secrets + "/pd", atomically: true, encoding: .utf8)
-        for file in ["/slack", "/pd"] { chmod(secrets + file, 0o600) }
+        let secrets = try receiverSecrets(slackURL: slack.url, routingKey: "R0UT1NGKEY")
         let poolwatch = try PoolwatchProcess(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)

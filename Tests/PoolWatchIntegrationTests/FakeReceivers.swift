@@ -158,3 +158,15 @@ final class FakeReceiver: Sendable {
         }
     }
 }
+
+/// A directory with the secret files of a Slack and a PagerDuty receiver (`slack`: the webhook URL,
+/// `pd`: the routing key), 0600 as poolwatch requires of secret files.
+func receiverSecrets(slackURL: String, routingKey: String) throws -> String {
+    let directory = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName("secrets")
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for (file, value) in [("slack", slackURL), ("pd", routingKey)] {
+        try value.write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
+        chmod(directory + "/" + file, 0o600)
+    }
+    return directory
+}

@@ -18,13 +18,8 @@ struct PagingEndToEndTests {
             slack.stop()
             pagerDuty.stop()
         }
-        let secrets = Env.tmp + "/" + Env.uniqueName("secrets")
-        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
         let routingKey = "R0UT1NGKEY" + Env.uniqueName("k")
-        try slack.url.write(toFile: secrets + "/slack", atomically: true, encoding: .utf8)
-        try routingKey.write(toFile: secrets + "/pd", atomically: true, encoding: .utf8)
-        // poolwatch refuses secret files that others may read.
-        for file in ["/slack", "/pd"] { chmod(secrets + file, 0o600) }
+        let secrets = try receiverSecrets(slackURL: slack.url, routingKey: routingKey)
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
         func config(_ port: Int) -> String {
             """
