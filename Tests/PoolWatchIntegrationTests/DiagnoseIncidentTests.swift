@@ -40,7 +40,7 @@ struct DiagnoseIncidentTests {
             for (application, statement) in [(blockedApp, "UPDATE \(table) SET n = n + 10 WHERE id = 1")]
                 + Array(repeating: ("api", "SELECT 1"), count: 3) {
                 sessions.append(Task.detached {
-                    _ = try? await Env.executor.run {
+                    _ = try? await Env.background.run {
                         try Env.connect(dsn, applicationName: application).exec(statement)
                     }
                 })

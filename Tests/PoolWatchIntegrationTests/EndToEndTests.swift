@@ -11,7 +11,7 @@ struct EndToEndTests {
     /// Stop PostgreSQL: `pg_up 0` and `/metrics` still 200 within one interval; start it again:
     /// `pg_up 1` without restarting poolwatch.
     @Test func postgresDownAndBackWithoutRestart() async throws {
-        let cluster = try await IntegrationEnvironment.executor.run { try PrivateCluster() }
+        let cluster = try await IntegrationEnvironment.background.run { try PrivateCluster() }
         let poolwatch = try PoolwatchProcess(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
@@ -25,7 +25,7 @@ struct EndToEndTests {
         #expect(await eventually(15) { poolwatch.metrics().contains("pg_up{target=\"main\"} 1\n") }, "\(poolwatch.log)")
         #expect(try poolwatch.get("/readyz").status == 200)
 
-        try await IntegrationEnvironment.executor.run { cluster.stop() }
+        try await IntegrationEnvironment.background.run { cluster.stop() }
         let clock = ContinuousClock()
         let stopped = clock.now
         #expect(await eventually(5) { poolwatch.metrics().contains("pg_up{target=\"main\"} 0\n") })
@@ -37,7 +37,7 @@ struct EndToEndTests {
         #expect(ready.status == 503)
         #expect(ready.body.contains("no target is up"))
 
-        try await IntegrationEnvironment.executor.run { try cluster.start() }
+        try await IntegrationEnvironment.background.run { try cluster.start() }
         #expect(await eventually(10) { poolwatch.metrics().contains("pg_up{target=\"main\"} 1\n") }, "\(poolwatch.log)")
         #expect(poolwatch.isRunning)
         #expect(poolwatch.terminate() == 0, "graceful shutdown on SIGTERM exits 0")

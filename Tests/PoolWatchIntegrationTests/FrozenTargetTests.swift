@@ -21,7 +21,7 @@ struct FrozenTargetTests {
 
     @Test func frozenPostgresIsDownWhileFrozenAndComesBack() async throws {
         // initdb takes seconds: off the cooperative pool.
-        let cluster = try await Env.executor.run { try PrivateCluster() }
+        let cluster = try await Env.background.run { try PrivateCluster() }
         let poolwatch = try PoolwatchProcess(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)

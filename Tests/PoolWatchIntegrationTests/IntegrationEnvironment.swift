@@ -29,6 +29,9 @@ enum IntegrationEnvironment {
     }
 
     static let executor = BlockingExecutor(threads: 8)
+    /// For the tests' own long blocking work (initdb, commands, sessions held open on purpose), so it
+    /// never takes the threads the collectors under test wait for.
+    static let background = BlockingExecutor(threads: 12)
 
     static func connect(_ dsn: String, applicationName: String = "poolwatch-test") throws -> PQConnection {
         try PQConnection.connect(parameters: [("dbname", dsn), ("application_name", applicationName)])
@@ -116,7 +119,7 @@ struct SpawnError: Error { var message: String }
 /// ``run(_:input:)`` on a thread of the test executor: for commands that take seconds, which would
 /// otherwise hold one of the few cooperative threads every test shares.
 func runOffPool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-    try await IntegrationEnvironment.executor.run { try run(arguments) }
+    try await IntegrationEnvironment.background.run { try run(arguments) }
 }
 
 /// Runs a command as the `postgres` user when we are root (PostgreSQL refuses to run as root).
