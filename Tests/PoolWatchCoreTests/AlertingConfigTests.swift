@@ -1,5 +1,4 @@
 import Testing
-import Yams
 
 @testable import PoolWatchCore
 
@@ -20,7 +19,7 @@ import Yams
             return text
         })
         var reader = NodeReader()
-        let node = try #require(try Yams.compose(yaml: yaml))
+        let node = try #require(try YAML.compose(yaml: yaml))
         let top = reader.mapping(node, path: "", allowed: ConfigLoader.alertingTopKeys) ?? [:]
         let config = loader.parseAlerting(top, reader: &reader)
         let errors = reader.errors.map(\.description)

@@ -73,7 +73,7 @@ import Testing
 
     @Test func duplicateKeyErrorNamesKeyAndLineButNotTheText() {
         let found = errors("targets:\n  - name: a\n    kind: postgres\n    dsn: 'host=db password=hunter2'\n    dsn: 'host=db password=hunter2'\n")
-        #expect(found == [#"the file is not valid YAML: duplicate key "dsn" in one mapping at line 4"#])
+        #expect(found == [#"the file is not valid YAML: duplicate key "dsn" in one mapping at line 5 (first at line 4)"#])
         #expect(!found.joined().contains("hunter2"))
     }
 

@@ -1,5 +1,4 @@
 import Testing
-import Yams
 
 @testable import PoolWatchCore
 
@@ -16,7 +15,7 @@ import Yams
             return text
         })
         var reader = NodeReader()
-        let node = try #require(try Yams.compose(yaml: yaml))
+        let node = try #require(try YAML.compose(yaml: yaml))
         let fields = reader.mapping(node, path: "targets[2]", allowed: ConfigLoader.targetKeys + ConfigLoader.httpJSONTargetKeys) ?? [:]
         let config = loader.parseHTTPJSON(fields, kind: kind, path: "targets[2]", reader: &reader)
         return (config, reader.errors.map(\.description))

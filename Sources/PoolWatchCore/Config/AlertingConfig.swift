@@ -1,5 +1,3 @@
-import Yams
-
 /// The rule side of the `alerting:` section: how often rules run, and changes to the built-in rules.
 /// (Receivers, `cluster_id`, `state_dir` and the outbox are in `AlertingConfig`, ReceiversConfig.swift.)
 ///

@@ -1,5 +1,3 @@
-import Yams
-
 /// Turns YAML text, environment variables and flags into a validated `PoolwatchConfig`.
 ///
 /// All mistakes are collected and reported together, each with its key path. Unknown keys are errors,
@@ -54,7 +52,7 @@ public struct ConfigLoader: Sendable {
         if let yaml {
             if let violation = YAMLInputBounds.violation(in: yaml) { throw ConfigErrors([violation]) }
             do {
-                root = try Yams.compose(yaml: yaml)
+                root = try YAML.compose(yaml: yaml)
             } catch {
                 throw ConfigErrors([ConfigError("", "the file is not valid YAML: \(Self.describeYAMLError(error))")])
             }
@@ -251,24 +249,10 @@ public struct ConfigLoader: Sendable {
         return content
     }
 
-    /// libyaml's problem and where it is, never the text around it: Yams' own descriptions quote the
-    /// surrounding lines of the file, and those may hold an inline secret or header value.
+    /// libyaml's problem and where it is, never the text around it: the surrounding lines of the file
+    /// may hold an inline secret or header value.
     static func describeYAMLError(_ error: any Error) -> String {
-        guard let yaml = error as? YamlError else { return "the YAML library failed" }
-        switch yaml {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
-            // `context` here is libyaml's own phrase ("while scanning a quoted scalar"), not file text.
-            return "\(problem)\(context.map { " \($0.text)" } ?? "") at line \(mark.line), column \(mark.column)"
-        case let .duplicatedKeysInMapping(duplicates, context):
-            let keys = duplicates.map { ConfigEcho.quoted($0) }.joined(separator: ", ")
-            return "duplicate key \(keys) in one mapping at line \(context.mark.line)"
-        case let .reader(problem, offset, _, _):
-            return "\(problem)\(offset.map { " at byte \($0)" } ?? "")"
-        case .dataCouldNotBeDecoded: return "the file is not UTF-8 text"
-        case .memory: return "out of memory"
-        case .no, .writer, .emitter, .representer: return "the YAML library failed"
-        }
+        (error as? YAMLError)?.description ?? "the YAML library failed"
     }
 }
 

@@ -1,5 +1,3 @@
-import Yams
-
 /// What a `kind: http_json` target fetches and how its document maps to pools.
 ///
 /// ```yaml

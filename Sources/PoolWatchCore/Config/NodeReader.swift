@@ -1,5 +1,3 @@
-import Yams
-
 /// Reads a YAML node tree while collecting errors with key paths, instead of stopping at the first.
 struct NodeReader {
     var errors: [ConfigError] = []
@@ -15,7 +13,6 @@ struct NodeReader {
         case .scalar: return "a single value"
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         }
     }
 
@@ -54,7 +51,7 @@ struct NodeReader {
             fail(path, "expected a single value, found \(Self.kindName(node))")
             return nil
         }
-        if scalar.tag.description == "tag:yaml.org,2002:null" || (scalar.style == .plain && ["~", "null", ""].contains(scalar.string)) {
+        if scalar.tag == "tag:yaml.org,2002:null" || (scalar.style == .plain && ["~", "null", ""].contains(scalar.string)) {
             fail(path, "must not be empty")
             return nil
         }

@@ -1,5 +1,3 @@
-import Yams
-
 /// Where alert notifications go, and how the notifier keeps its outbox.
 ///
 /// ```yaml

@@ -1,16 +1,13 @@
-internal import CYaml
+internal import CYAML
 
-/// The bounds on a configuration document, checked before Yams builds its node tree.
+/// The bounds on a configuration document, checked before `YAML.compose` builds its node tree.
 ///
-/// Why a pre-scan of libyaml events: Yams resolves an alias by sharing the anchored node, which is
-/// cheap, but while composing each mapping it hashes every key to find duplicates (`checkDuplicates`
-/// in Yams' Parser.swift), and hashing walks the fully expanded key. A key that is an alias of nested
-/// anchors (`? *d : 1`, with `d` ten levels of lists of aliases) therefore costs billions of steps
-/// before `Yams.compose` returns, and Yams exposes neither its events nor a hook to stop it. So one
-/// linear pass over libyaml's events (the C library inside Yams) rejects, before composing:
-/// a file over `maxFileBytes`, any alias used as or inside a mapping key, and aliases that expand to
-/// more than `maxAliasExpandedNodes` nodes in total. Everything else (syntax errors included) is left
-/// to Yams. This is the only place that knows these limits; a libyaml-based loader can call it as is.
+/// One linear pass over libyaml's events rejects, before anything is composed: a file over
+/// `maxFileBytes`, any alias used as or inside a mapping key, and aliases that expand to more than
+/// `maxAliasExpandedNodes` nodes in total. A composer that shares the anchored node is cheap for
+/// aliases as values, but anything that compares or hashes keys (duplicate-key checks) walks an
+/// alias key fully expanded: `? *d : 1`, with `d` ten levels of lists of aliases, is billions of steps
+/// (the YAML library poolwatch used before spun forever on it). Syntax errors are left to the composer.
 enum YAMLInputBounds {
     /// A poolwatch configuration is a few kilobytes; 1 MiB leaves room for hundreds of targets.
     static let maxFileBytes = 1 << 20
