@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -69,7 +70,7 @@ public enum HTTPServer {
         let http1 = HTTPServerBuilder.http1(configuration: .init(
             additionalChannelHandlers: [connectionGuard.handler()] + (allowedSANs.isEmpty ? [] : [ClientSANHandler(allowed: allowedSANs)]),
             idleTimeout: .seconds(60)))
-        let server = try security.tls.map { HTTPServerBuilder.tls(http1, configuration: try $0.channelConfiguration()) } ?? http1
+        let server = try security.tls.map { try HTTPServerBuilder.tls(http1, configuration: $0.channelConfiguration()) } ?? http1
         return Application(
             router: router,
             server: server,

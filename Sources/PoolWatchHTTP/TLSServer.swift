@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import PoolWatchCore
 import ServiceLifecycle
 import Synchronization
