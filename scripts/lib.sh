@@ -4,7 +4,7 @@
 # Source it; do not run it.
 
 PW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PW_APT_PACKAGES="libpq-dev libcurl4-openssl-dev libyaml-dev pkg-config zlib1g-dev postgresql postgresql-contrib pgbouncer pgpool2 prometheus curl python3 ca-certificates chromium"
+PW_APT_PACKAGES="libpq-dev libcurl4-openssl-dev libyaml-dev pkg-config zlib1g-dev postgresql postgresql-contrib pgbouncer pgpool2 prometheus curl python3 ca-certificates chromium openssl"
 
 pw_log() { printf '==> %s\n' "$*" >&2; }
 

@@ -1,5 +1,7 @@
 import FoundationEssentials
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import PoolWatchCore
@@ -20,11 +22,15 @@ public enum HTTPServer {
         connectionGuard: ConnectionGuard = ConnectionGuard(limit: 512),
         firingAlerts: @escaping @Sendable (Double) -> [StatusAlert] = { _ in [] },
         extraRoutes: [RouteInstaller] = [],
+        security: WebSecurity = .none,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let router = Router(options: .autoGenerateHeadEndpoints)
         // First: routes registered later (here and in `extraRoutes`) are wrapped in it.
         router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: ConfiguredHeadersMiddleware(security: security))
+        // After the header middlewares, so a 401 carries their headers too.
+        router.add(middleware: BasicAuthMiddleware(authenticator: security.authenticator))
         router.get("/metrics") { request, _ -> Response in
             let gzip = acceptsGzip(request.headers[values: .acceptEncoding])
             let body = store.scrape(gzip: gzip, extra: connectionGuard.families)
@@ -58,11 +64,16 @@ public enum HTTPServer {
                             body: .init(byteBuffer: ByteBuffer(string: page)))
         }
         for install in extraRoutes { install(router) }
+        // Between requests a connection may stay idle this long (Prometheus reuses it for the next
+        // scrape; Go's client retries a GET whose idle connection was closed under it).
+        let allowedSANs = security.tls?.config.clientAllowedSANs ?? []
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [connectionGuard.handler()] + (allowedSANs.isEmpty ? [] : [ClientSANHandler(allowed: allowedSANs)]),
+            idleTimeout: .seconds(60)))
+        let server = try security.tls.map { try HTTPServerBuilder.tls(http1, configuration: $0.channelConfiguration()) } ?? http1
         return Application(
             router: router,
-            // Between requests a connection may stay idle this long (Prometheus reuses it for the next
-            // scrape; Go's client retries a GET whose idle connection was closed under it).
-            server: .http1(configuration: .init(additionalChannelHandlers: [connectionGuard.handler()], idleTimeout: .seconds(60))),
+            server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)

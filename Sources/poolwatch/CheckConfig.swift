@@ -1,5 +1,6 @@
 import ArgumentParser
 import PoolWatchCore
+import PoolWatchHTTP
 
 /// `poolwatch check-config FILE`: validate a configuration without starting anything.
 struct CheckConfig: ParsableCommand {
@@ -26,6 +27,15 @@ struct CheckConfig: ParsableCommand {
         } catch let errors as ConfigErrors {
             printError("\(file): \(errors.errors.count) error\(errors.errors.count == 1 ? "" : "s")")
             for error in errors.errors { printError("  \(error)") }
+            throw ExitCode(1)
+        }
+        // The web config too, certificate files included (they are loaded as the server would).
+        guard let path = options.webConfigPath else { return }
+        do {
+            if let (web, _) = try options.loadWeb() { print("\(path): OK\n  \(web.summary)") }
+        } catch {
+            printError("\(path): \(error.errors.count) error\(error.errors.count == 1 ? "" : "s")")
+            for error in error.errors { printError("  \(error)") }
             throw ExitCode(1)
         }
     }

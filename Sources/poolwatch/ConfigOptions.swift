@@ -1,5 +1,6 @@
 import ArgumentParser
 import PoolWatchCore
+import PoolWatchHTTP
 import PoolWatchPostgres
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,33 @@ struct ConfigOptions: ParsableArguments {
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (also $POOLWATCH_LOG_LEVEL).")
     var logLevel: String?
+
+    @Option(name: .customLong("web.config.file"),
+            help: "Web configuration (TLS, client certificates, basic auth, headers) in Prometheus exporter-toolkit format (also $POOLWATCH_WEB_CONFIG_FILE).")
+    var webConfigFile: String?
+
+    /// The web configuration file in use: --web.config.file or $POOLWATCH_WEB_CONFIG_FILE.
+    var webConfigPath: String? {
+        webConfigFile ?? ProcessEnvironment.current["POOLWATCH_WEB_CONFIG_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The web configuration with its certificate files loaded; nil without a file. Every mistake is
+    /// thrown, with its key path; a file's content (a key, a hash) never appears in a message.
+    func loadWeb() throws(ConfigErrors) -> (config: WebConfig, security: WebSecurity)? {
+        guard let path = webConfigPath else { return nil }
+        let yaml: String
+        do {
+            yaml = try FileReader.read(path, limit: ConfigLoader.maxFileBytes)
+        } catch {
+            throw ConfigErrors([ConfigError("", "cannot read web configuration file \"\(path)\": \(error)")])
+        }
+        let config = try WebConfigLoader.load(yaml: yaml)
+        do {
+            return (config, try WebSecurity(config: config))
+        } catch {
+            throw ConfigErrors([ConfigError("", "\(error)")])
+        }
+    }
 
     /// The configuration file in use: the argument, --config, or $POOLWATCH_CONFIG.
     func configPath(_ explicitPath: String? = nil) -> String? {

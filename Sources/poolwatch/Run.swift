@@ -26,6 +26,14 @@ struct Run: AsyncParsableCommand {
             for error in errors.errors { printError("  \(error)") }
             throw ExitCode(2)
         }
+        let web: (config: WebConfig, security: WebSecurity)?
+        do {
+            web = try options.loadWeb()
+        } catch {
+            printError("poolwatch: invalid web configuration in \(options.webConfigPath ?? ""):")
+            for error in error.errors { printError("  \(error)") }
+            throw ExitCode(2)
+        }
 
         let format = config.logFormat
         let level = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
@@ -124,9 +132,13 @@ struct Run: AsyncParsableCommand {
             }))
 
         let listen = config.listen
+        let security = web?.security ?? .none
+        if let tls = security.tls {
+            services.append(TLSCertificateWatcher(store: tls, logger: logger))
+        }
         let descriptors = ConnectionGuard.raiseDescriptorLimit()
         let connectionGuard = ConnectionGuard(limit: ConnectionGuard.defaultLimit(descriptors: descriptors))
-        services.append(HTTPServer.makeApplication(
+        services.append(try HTTPServer.makeApplication(
             listen: listen, store: store, targets: config.targets, logger: logger, connectionGuard: connectionGuard,
             firingAlerts: { now in board.firing(at: now) },
             extraRoutes: [{ router in
@@ -135,9 +147,11 @@ struct Run: AsyncParsableCommand {
                              body: .init(byteBuffer: ByteBuffer(bytes: await board.cachedJSON(at: WallClock.now()))))
                 }
             }],
+            security: security,
             onRunning: { port in
                 logger.info("listening", metadata: [
                     "address": "\(listen.host):\(port)", "max_connections": "\(connectionGuard.limit)", "fd_limit": "\(descriptors)",
+                    "web": "\(web?.config.summary ?? "plain HTTP; no basic auth (no --web.config.file)")",
                 ])
                 listening.open()
             }))
