@@ -55,8 +55,8 @@
 /// does about the work on their connections, so these kinds may also fill (each only when the source
 /// reports it; a figure the source lacks is absent, never 0):
 /// - `poolwatch_pool_acquire_duration_seconds{quantile}`: time to get a connection, at the quantiles the
-///   source reports (0.5, 0.95, 0.99), as a gauge (the source's own window, or for a histogram the
-///   increase since the previous round);
+///   source reports (0.5, 0.95, 0.99), typed `summary` with quantile samples only (the source's own
+///   window, or for a histogram the increase since the previous round);
 /// - `poolwatch_pool_queries_total` (counter) when the source counts queries, otherwise
 ///   `poolwatch_pool_queries_per_second` (gauge: the source's own rate). Rules and dashboards use
 ///   `rate()` of the counter or the gauge as is; never both for one pool from one source;
@@ -284,6 +284,14 @@ public enum PoolModel {
         return output.families
     }
 
+    /// `value` × `scale`, dividing by the reciprocal when the scale is one over a whole number (0.001 for
+    /// milliseconds), so 3.1 ms reads 0.0031 rather than 0.0031000000000000003.
+    public static func scaled(_ value: Double, _ scale: Double) -> Double {
+        let reciprocal = 1 / scale
+        if scale < 1, abs(reciprocal - reciprocal.rounded()) < 1e-9 { return value / reciprocal.rounded() }
+        return value * scale
+    }
+
     /// `0.99` as the `quantile` label value, the way Prometheus clients write it.
     static func quantileLabel(_ quantile: Double) -> String { GoFloatFormat.value(quantile) }
 
@@ -339,7 +347,7 @@ public enum PoolModel {
 
         var acquireFamily = MetricFamily(
             "poolwatch_pool_acquire_duration_seconds",
-            help: "Time to acquire a connection from the application's pool at the quantile in the label, seconds.")
+            help: "Time to acquire a connection from the application's pool at the quantile in the label, seconds.", type: .summary)
         var queriesFamily = MetricFamily(
             "poolwatch_pool_queries_total", help: "Queries the application ran through the pool (when the source counts them).",
             type: .counter)
@@ -351,7 +359,8 @@ public enum PoolModel {
             "poolwatch_pool_query_errors_per_second",
             help: "Failed queries per second through the pool, as the source computes it (when it has no counter).")
         var queryDurationFamily = MetricFamily(
-            "poolwatch_pool_query_duration_seconds", help: "Query latency through the pool at the quantile in the label, seconds.")
+            "poolwatch_pool_query_duration_seconds", help: "Query latency through the pool at the quantile in the label, seconds.",
+            type: .summary)
         var slowFamily = MetricFamily(
             "poolwatch_pool_slow_queries_total", help: "Queries the application counted as slow (by its own threshold).", type: .counter)
         var timeoutsFamily = MetricFamily(

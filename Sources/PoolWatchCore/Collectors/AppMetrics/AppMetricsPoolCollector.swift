@@ -90,7 +90,7 @@ public struct AppMetricsPoolCollector: Sendable {
                 withPool(sample) { _ in }
                 let key = identity(sample)
                 guard pools[key] != nil else { continue }
-                let value = sample.value * source.scale
+                let value = PoolModel.scaled(sample.value, source.scale)
                 sums[key] = sums[key].map { combine($0, value) } ?? value
             }
             for (key, value) in sums { figure.set(value, in: &pools[key]!) }
@@ -107,7 +107,7 @@ public struct AppMetricsPoolCollector: Sendable {
                 withPool(sample) { _ in }
                 let key = identity(sample)
                 guard pools[key] != nil else { continue }
-                let value = sample.value * source.scale
+                let value = PoolModel.scaled(sample.value, source.scale)
                 quantiles[key, default: [:]][wanted] = Swift.max(quantiles[key]?[wanted] ?? value, value)
             }
             var buckets: [[String]: [Double: Double]] = [:]
@@ -128,7 +128,7 @@ public struct AppMetricsPoolCollector: Sendable {
                 let increase = HistogramQuantile.increase(current, since: before)
                 for q in Self.quantiles {
                     guard let value = HistogramQuantile.quantile(q, increase) else { continue }
-                    quantiles[key, default: [:]][q] = value * source.scale
+                    quantiles[key, default: [:]][q] = PoolModel.scaled(value, source.scale)
                 }
             }
             for (key, values) in quantiles {

@@ -111,7 +111,7 @@ public struct HTTPJSONPoolCollector: Sendable {
 
         func number(_ path: JSONPath, key: String, scale: Double = 1) throws(CollectorError) -> Double {
             switch try lookup(path, key: key) {
-            case let .number(value): return value * scale
+            case let .number(value): return PoolModel.scaled(value, scale)
             case let other: throw CollectorError("pools.\(key): \(absolute(path)) is \(other.kindDescription), expected a number")
             }
         }
