@@ -62,6 +62,14 @@ import Testing
         #expect(mapping.poolLabel == "engine")
         #expect(mapping.values.count == 4)
         #expect(mapping.acquireSeconds?.family == "sqlalchemy_pool_acquire_seconds")
+
+        // A rate configured over a preset's counter replaces it.
+        let (rated, rateErrors) = load("""
+              - {name: rs, kind: app_metrics, url: "http://127.0.0.1/metrics", preset: db_pool_rs, mapping: {queries_per_second: db_pool_rs_queries_per_second}}
+            """)
+        #expect(rateErrors == [])
+        let values = try #require(rated?.targets.first?.appMetrics?.mapping.values)
+        #expect(values[.queriesTotal] == nil && values[.queriesPerSecond]?.family == "db_pool_rs_queries_per_second")
     }
 
     @Test func mistakesAreNamed() {
@@ -74,7 +82,9 @@ import Testing
               - {name: f, kind: app_metrics, url: "http://127.0.0.1/metrics", mapping: {idle: x, bogus: y}}
               - {name: g, kind: http_json, url: "http://127.0.0.1/", preset: hikaricp, pools: {fields: {active: $.a, idle: $.i, waiting: $.w, max: $.m}}}
               - {name: h, kind: app_metrics, url: "http://127.0.0.1/metrics", preset: pgxpool, database_label: db, database_value: x}
+              - {name: i, kind: app_metrics, url: "http://127.0.0.1/metrics", mapping: {active: a, queries_total: q, queries_per_second: qps}}
             """)
+        #expect(errors.contains("targets[8].mapping.queries_per_second: conflicts with targets[8].mapping.queries_total: give the counter when the application has one, else the rate"))
         #expect(errors.contains("targets[0].preset: is required for kind app_metrics unless mapping is given (one of: hikaricp, pgxpool, db_pool_rs)"))
         #expect(errors.contains { $0.hasPrefix("targets[1].preset: ") })
         #expect(errors.contains("targets[2].prefix: applies only to preset db_pool_rs"))

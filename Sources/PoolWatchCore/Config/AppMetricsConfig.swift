@@ -251,8 +251,13 @@ extension ConfigLoader {
         for (counter, rate) in [(PoolModel.Figure.queriesTotal, PoolModel.Figure.queriesPerSecond),
                                 (.queryErrorsTotal, .queryErrorsPerSecond)]
         where mapping.values[counter] != nil && mapping.values[rate] != nil {
-            // A preset's counter plus a configured rate: the configured one wins.
-            if entries[rate.rawValue] != nil, entries[counter.rawValue] == nil { mapping.values[counter] = nil } else {
+            // One answer per question (PoolModel.swift): both given is a mistake; a preset's counter plus a
+            // configured rate means the configured one wins.
+            if entries[rate.rawValue] != nil, entries[counter.rawValue] != nil {
+                reader.fail("\(path).\(rate.rawValue)", "conflicts with \(path).\(counter.rawValue): give the counter when the application has one, else the rate")
+            } else if entries[rate.rawValue] != nil {
+                mapping.values[counter] = nil
+            } else {
                 mapping.values[rate] = nil
             }
         }
