@@ -1,32 +1,59 @@
 import PoolWatchCore
 import PoolWatchCurl
 
-/// The per-target thread pool runs curl transfers too, so an `http_json` target counts against the same
+/// The per-target thread pool runs curl transfers too, so an application target counts against the same
 /// budget as a libpq target (one thread each, plus one).
 
-/// Collects one `kind: http_json` target: GETs the application's pool-stats document each round and maps
-/// it with ``HTTPJSONPoolCollector``.
+/// The original name, kept for `kind: http_json` callers.
+public typealias HTTPJSONTargetCollector = AppPoolTargetCollector
+
+/// Collects one application pool target over HTTP: `kind: http_json` GETs the pool-stats document each
+/// round and maps it with ``HTTPJSONPoolCollector``; `kind: app_metrics` (AppMetricsTargetCollector.swift)
+/// GETs the application's Prometheus text and maps it with ``AppMetricsPoolCollector``. Both share this
+/// round: the request, its bounds, and how a failure reads.
 ///
 /// `poolwatch_app_pool_up` is 1 only when the whole round worked: a 2xx response within
-/// `collection_timeout`, no larger than `max_response_bytes`, that is valid JSON and has every configured
-/// field with the right type. Otherwise it is 0 and the snapshot's error says why, naming the JSON path
-/// when the document is at fault. The URL appears only as its display form (no query, no user info).
-public struct HTTPJSONTargetCollector: TargetCollector {
+/// `collection_timeout`, no larger than `max_response_bytes`, that decodes and maps completely.
+/// Otherwise it is 0 and the snapshot's error says why, naming the JSON path or the text's line when the
+/// document is at fault. The URL appears only as its display form (no query, no user info).
+public struct AppPoolTargetCollector: TargetCollector {
     public let target: TargetConfig
-    public let options: HTTPJSONTargetConfig
     let client: CurlClient
-    let mapper: HTTPJSONPoolCollector
+    let endpoint: Endpoint
+    /// Turns a 2xx body into families; may remember state between rounds (app_metrics histograms).
+    let decode: @Sendable ([UInt8]) throws(CollectorError) -> [MetricFamily]
+
+    /// Where to fetch and how much to accept.
+    struct Endpoint: Sendable {
+        var url: Secret
+        var displayURL: String
+        var headers: [HTTPJSONHeader]
+        var maxResponseBytes: Int
+        var accept: String
+        /// `poolwatch_collector_success{collector=...}`.
+        var collectorName: String
+    }
 
     public static let upMetric = "poolwatch_app_pool_up"
-    static let upHelp = "1 if poolwatch fetched and understood the application's pool-stats document in the last round."
-    /// The collector name in `poolwatch_collector_success{collector=...}`.
+    static let upHelp = "1 if poolwatch fetched and understood the application's pool statistics in the last round."
+    /// The collector name of `kind: http_json` in `poolwatch_collector_success{collector=...}`.
     public static let collectorName = "pool_stats"
 
-    public init(target: TargetConfig, options: HTTPJSONTargetConfig, client: CurlClient) {
+    init(target: TargetConfig, endpoint: Endpoint, client: CurlClient,
+         decode: @escaping @Sendable ([UInt8]) throws(CollectorError) -> [MetricFamily]) {
         self.target = target
-        self.options = options
+        self.endpoint = endpoint
         self.client = client
-        self.mapper = HTTPJSONPoolCollector(mapping: options.pools, maxPools: options.maxPools)
+        self.decode = decode
+    }
+
+    public init(target: TargetConfig, options: HTTPJSONTargetConfig, client: CurlClient) {
+        let mapper = HTTPJSONPoolCollector(mapping: options.pools, maxPools: options.maxPools)
+        self.init(
+            target: target,
+            endpoint: Endpoint(url: options.url, displayURL: options.displayURL, headers: options.headers,
+                               maxResponseBytes: options.maxResponseBytes, accept: "application/json", collectorName: Self.collectorName),
+            client: client, decode: { body throws(CollectorError) in try mapper.map(body: body) })
     }
 
     /// - Parameter userAgent: `poolwatch/<version>`.
@@ -36,12 +63,12 @@ public struct HTTPJSONTargetCollector: TargetCollector {
 
     /// The request of one round: the target's timeouts, the configured headers, the body cap.
     var request: CurlRequest {
-        var headers = [CurlHeader("Accept", "application/json")]
-        headers += options.headers.map { CurlHeader($0.name, $0.value.revealed) }
-        var request = CurlRequest.get(options.url.revealed, displayName: options.displayURL, headers: headers)
+        var headers = [CurlHeader("Accept", endpoint.accept)]
+        headers += endpoint.headers.map { CurlHeader($0.name, $0.value.revealed) }
+        var request = CurlRequest.get(endpoint.url.revealed, displayName: endpoint.displayURL, headers: headers)
         request.timeout = .milliseconds(Int((target.collectionTimeout * 1000).rounded()))
         request.connectTimeout = .milliseconds(Int((min(target.connectTimeout, target.collectionTimeout) * 1000).rounded()))
-        request.maxResponseBytes = options.maxResponseBytes
+        request.maxResponseBytes = endpoint.maxResponseBytes
         return request
     }
 
@@ -56,7 +83,7 @@ public struct HTTPJSONTargetCollector: TargetCollector {
                 timestamp: WallClock.now(), duration: (clock.now - started).seconds, error: error)
         }
         func failed(_ message: String) -> TargetSnapshot {
-            let outcome = CollectorOutcome(name: Self.collectorName, success: false, duration: (clock.now - started).seconds, error: message)
+            let outcome = CollectorOutcome(name: endpoint.collectorName, success: false, duration: (clock.now - started).seconds, error: message)
             return finish(up: false, families: [], collectors: [outcome], error: message)
         }
 
@@ -75,7 +102,7 @@ public struct HTTPJSONTargetCollector: TargetCollector {
         }
 
         guard response.isSuccess else {
-            var message = "\(options.displayURL): HTTP \(response.status)"
+            var message = "\(endpoint.displayURL): HTTP \(response.status)"
             if (300..<400).contains(response.status) {
                 message += " (redirects are not followed; point url at the final location)"
             }
@@ -86,16 +113,16 @@ public struct HTTPJSONTargetCollector: TargetCollector {
 
         let families: [MetricFamily]
         do {
-            families = try mapper.map(body: response.body)
+            families = try decode(response.body)
         } catch {
-            return failed("\(options.displayURL): \(error.description)")
+            return failed("\(endpoint.displayURL): \(error.description)")
         }
-        let outcome = CollectorOutcome(name: Self.collectorName, success: true, duration: (clock.now - started).seconds)
+        let outcome = CollectorOutcome(name: endpoint.collectorName, success: true, duration: (clock.now - started).seconds)
         return finish(up: true, families: families, collectors: [outcome], error: nil)
     }
 
     public func failedRound(error: String, duration: Duration) -> TargetSnapshot {
-        let outcome = CollectorOutcome(name: Self.collectorName, success: false, duration: 0, error: error)
+        let outcome = CollectorOutcome(name: endpoint.collectorName, success: false, duration: 0, error: error)
         let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: 0)
         return TargetSnapshot(
             target: target.name, kind: target.kind, up: false, families: [upFamily.prefixed(with: [Label("target", target.name)])],

@@ -14,6 +14,9 @@ public enum TargetFactory {
         case .httpJSON:
             // The loader guarantees `httpJSON` for this kind.
             return HTTPJSONTargetCollector(target: target, options: target.httpJSON!, executor: executor, userAgent: userAgent)
+        case .appMetrics:
+            // The loader guarantees `appMetrics` for this kind.
+            return AppPoolTargetCollector(target: target, appMetrics: target.appMetrics!, executor: executor, userAgent: userAgent)
         }
     }
 }

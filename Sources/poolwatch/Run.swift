@@ -45,7 +45,7 @@ struct Run: AsyncParsableCommand {
         ])
 
         for target in config.targets {
-            if let warning = target.httpJSON?.cleartextCredentialWarning {
+            if let warning = target.httpJSON?.cleartextCredentialWarning ?? target.appMetrics?.cleartextCredentialWarning {
                 logger.warning("credentials over plain http", metadata: ["target": "\(target.name)", "detail": "\(warning)"])
             }
         }
@@ -55,8 +55,8 @@ struct Run: AsyncParsableCommand {
             buildInfo: .init(version: PoolwatchCommand.version, swiftVersion: swiftVersion),
             clock: { WallClock.now() })
         // A libpq target may hold two threads while its server is frozen (the abandoned statement and its
-        // PQcancel), an http_json target one (libcurl keeps its own timeout); one more for slack.
-        let executor = BlockingExecutor(threads: config.targets.reduce(1) { $0 + ($1.kind == .httpJSON ? 1 : 2) })
+        // PQcancel), an http_json or app_metrics target one (libcurl keeps its own timeout); one more for slack.
+        let executor = BlockingExecutor(threads: config.targets.reduce(1) { $0 + ($1.kind == .httpJSON || $1.kind == .appMetrics ? 1 : 2) })
         // The HTTP port is bound before the first collection round: when it cannot be, no round runs.
         let listening = StartGate()
         let pairs = Diagnosis.pairs(for: config.targets)

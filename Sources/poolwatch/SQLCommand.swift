@@ -56,7 +56,7 @@ struct SQLCommand: ParsableCommand {
         case .postgres: .postgres(target)
         case .pgbouncer: .pgbouncer(target)
         case .pgpool: .pgpool(target)
-        case .httpJSON: nil
+        case .httpJSON, .appMetrics: nil
         }
     }
 }

@@ -37,7 +37,7 @@ import Testing
     @Test func aliasAsMappingKeyIsRefusedWithPathAndLine() {
         let yaml = "targets:\n  - name: &n main\n    kind: postgres\n    ? *n\n    : 1\n"
         #expect(errors(yaml) == ["targets[0]: line 4: the alias *n is used in a mapping key; aliases are allowed only as values"])
-        // Also inside a complex key, which Yams hashes whole too.
+        // Also inside a complex key, which a duplicate-key check would hash whole too.
         let nested = "targets:\n  - name: &n main\n    kind: postgres\n    ? [x, *n]\n    : 1\n"
         #expect(errors(nested).first?.contains("the alias *n is used in a mapping key") == true)
     }

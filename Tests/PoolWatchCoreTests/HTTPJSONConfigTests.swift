@@ -144,7 +144,7 @@ import Testing
         ("fields: {active: $.a, idle: $.i, max: $.m}",
          "targets[2].pools.fields.waiting: is required (a JSON path relative to each pool, e.g. \"$.waiting\")"),
         ("fields: {active: $.a, idle: $.i, waiting: $.w, max: $.m, acitve: $.x}",
-         "targets[2].pools.fields.acitve: unknown key (did you mean active?); expected one of: active, idle, waiting, max, acquire_seconds, acquire_seconds_scale, wait_seconds_max, wait_seconds_max_scale, timeouts_total"),
+         "targets[2].pools.fields.acitve: unknown key (did you mean active?); expected one of: active, idle, waiting, max, acquire_seconds, acquire_seconds_scale, wait_seconds_max, wait_seconds_max_scale, timeouts_total, acquire_latency_scale, query_latency_scale, acquire_p50, acquire_p95, acquire_p99, queries_total, queries_per_second, query_errors_total, query_errors_per_second, query_p50, query_p95, query_p99, slow_queries_total"),
         ("fields: {active: $.a, idle: $.i, waiting: $.w, max: $.m, acquire_seconds: $.t, acquire_seconds_scale: -1}",
          "targets[2].pools.fields.acquire_seconds_scale: \"-1\" is not a positive number (e.g. 0.001 for milliseconds)"),
         ("fields: {active: $.a, idle: $.i, waiting: $.w, max: $.m, acquire_seconds_scale: 0.001}",

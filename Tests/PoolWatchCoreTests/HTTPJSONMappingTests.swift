@@ -50,7 +50,7 @@ import Testing
             "poolwatch_app_pool_connections", "poolwatch_app_pool_pending", "poolwatch_app_pool_max",
             "poolwatch_app_pool_acquire_seconds", "poolwatch_app_pool_timeouts_total",
             "poolwatch_pool_clients", "poolwatch_pool_servers", "poolwatch_pool_size_limit", "poolwatch_pool_utilization_ratio",
-            "poolwatch_pool_saturated", "poolwatch_app_pool_pools_dropped",
+            "poolwatch_pool_saturated", "poolwatch_pool_timeouts_total", "poolwatch_app_pool_pools_dropped",
         ])
         let primary = ["pool": "primary", "database": "orders", "user": "orders_rw"]
         let reporting = ["pool": "reporting", "database": "orders", "user": "orders_ro"]
@@ -80,6 +80,43 @@ import Testing
         #expect(clients.samples[0].labels.map(\.name) == ["kind", "pool", "database", "user", "state"])
         let connections = try #require(result.first { $0.name == "poolwatch_app_pool_connections" })
         #expect(connections.samples[0].labels.map(\.name) == ["pool", "database", "user", "state"])
+    }
+
+    /// A db-pool-rs-shaped document fills every figure of the model, in seconds.
+    @Test func dbPoolRsDocumentFillsTheWholeModel() throws {
+        var mapping = HTTPJSONPoolMapping(
+            items: Self.path("$.pools"), name: .path(Self.path("$.name")), database: .path(Self.path("$.database")),
+            user: .path(Self.path("$.user")), active: Self.path("$.active_connections"), idle: Self.path("$.idle_connections"),
+            waiting: Self.path("$.waiting_queue_length"), max: Self.path("$.max_connections"),
+            timeoutsTotal: Self.path("$.acquire_timeouts_total"))
+        mapping.extended = [
+            .acquireP99: Self.path("$.acquire_latency_p99_ms"), .queryP50: Self.path("$.query_latency_p50_ms"),
+            .queryP99: Self.path("$.query_latency_p99_ms"), .queriesTotal: Self.path("$.queries_total"),
+            .queryErrorsTotal: Self.path("$.query_errors_total"), .slowQueriesTotal: Self.path("$.slow_queries_total"),
+        ]
+        mapping.acquireLatencyScale = 0.001
+        mapping.queryLatencyScale = 0.001
+        let result = try HTTPJSONPoolCollector(mapping: mapping).map(body: try appMetricsFixture("db-pool-rs.json"))
+        let pool = ["kind": "http_json", "pool": "primary", "database": "orders", "user": "orders_rw"]
+        #expect(value(result, "poolwatch_pool_utilization_ratio", pool) == 0.84)
+        #expect(value(result, "poolwatch_pool_acquire_duration_seconds", pool.merging(["quantile": "0.99"]) { $1 }) == 0.0125)
+        #expect(value(result, "poolwatch_pool_query_duration_seconds", pool.merging(["quantile": "0.99"]) { $1 }) == 0.048)
+        #expect(abs((value(result, "poolwatch_pool_query_duration_seconds", pool.merging(["quantile": "0.5"]) { $1 }) ?? 0) - 0.0031) < 1e-12)
+        #expect(value(result, "poolwatch_pool_queries_total", pool) == 1_234_567)
+        #expect(value(result, "poolwatch_pool_query_errors_total", pool) == 1234)
+        #expect(value(result, "poolwatch_pool_slow_queries_total", pool) == 57)
+        #expect(value(result, "poolwatch_pool_timeouts_total", pool) == 2)
+        // Not configured, so absent: the rate gauges and the quantiles the document lacks.
+        #expect(!result.contains { $0.name == "poolwatch_pool_queries_per_second" })
+        #expect(value(result, "poolwatch_pool_acquire_duration_seconds", ["quantile": "0.5"]) == nil)
+
+        // A rate instead of a counter, when that is all a document has; a null leaves the figure out.
+        mapping.timeoutsTotal = nil
+        mapping.extended = [.queriesPerSecond: Self.path("$.queries_per_second"), .queryErrorsPerSecond: Self.path("$.missing_but_null")]
+        let json = #"{"pools": [{"name": "p", "database": "d", "user": "u", "active_connections": 1, "idle_connections": 1, "waiting_queue_length": 0, "max_connections": 2, "queries_per_second": 830.2, "missing_but_null": null}]}"#
+        let rate = try HTTPJSONPoolCollector(mapping: mapping).map(body: Array(json.utf8))
+        #expect(value(rate, "poolwatch_pool_queries_per_second", ["pool": "p"]) == 830.2)
+        #expect(!rate.contains { $0.name == "poolwatch_pool_queries_total" || $0.name == "poolwatch_pool_query_errors_per_second" })
     }
 
     @Test func encodesToValidExposition() throws {

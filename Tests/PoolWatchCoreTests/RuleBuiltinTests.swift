@@ -36,7 +36,34 @@ import Yams
             session.merging(["state": "active", "backend_type": "client backend", "wait_event_type": "Lock"]) { $1 }, 3000),
         F.point("pg_stat_activity_max_query_duration_seconds", session, 700),
         F.point("poolwatch_seconds_since_last_scrape", [:], 400),
+        F.point("poolwatch_pool_utilization_ratio", app, 0.85),
+        F.point("poolwatch_pool_query_duration_seconds", app.merging(["quantile": "0.99"]) { $1 }, 2.5),
+        F.point("poolwatch_pool_query_duration_seconds", app.merging(["quantile": "0.5"]) { $1 }, 2.5),  // decoy: not p99
+        F.point("poolwatch_pool_queries_per_second", app, 100),
+        F.point("poolwatch_pool_query_errors_per_second", app, 12),
     ]
+
+    static let app = ["target": "orders", "kind": "app_metrics", "pool": "primary", "database": "orders", "user": "orders_rw"]
+
+    /// The error ratio reads counters through rate(): 4% is not enough, 6% is, and a pool without queries is silent.
+    @Test func appPoolErrorRatioFromCounters() throws {
+        let rule = try #require(try BuiltinRules.rules().first { $0.name == "PoolwatchAppPoolErrorRatioHigh" })
+        func ratio(queries: Double, errors: Double) throws -> [Double] {
+            let quiet = Self.app.merging(["pool": "quiet"]) { $1 }
+            let history = F.history((0...10).map { step in
+                (Double(step) * 30, [
+                    F.point("poolwatch_pool_queries_total", Self.app, Double(step) * queries),
+                    F.point("poolwatch_pool_query_errors_total", Self.app, Double(step) * errors),
+                    F.point("poolwatch_pool_queries_total", quiet, 5),
+                    F.point("poolwatch_pool_query_errors_total", quiet, 5),
+                ])
+            })
+            return try PromQLEvaluator(history: history).evaluate(rule.expr, at: 300).asVector.map(\.value)
+        }
+        #expect(try ratio(queries: 1000, errors: 40) == [])
+        let firing = try ratio(queries: 1000, errors: 60)
+        #expect(firing.count == 1 && abs(firing[0] - 0.06) < 1e-9)
+    }
 
     @Test func everyRuleFiresOnceAndNamesWhatIsWrong() throws {
         let rules = try BuiltinRules.rules()
@@ -72,6 +99,7 @@ import Yams
             "poolwatch_pool_wait_seconds_max": 0.2, "poolwatch_pool_utilization_ratio": 0.5, "pg_stat_activity_backends": 10,
             "pg_stat_activity_max_idle_in_transaction_seconds": 3, "pg_stat_activity_max_tx_duration": 2,
             "pg_stat_activity_max_query_duration_seconds": 1, "poolwatch_seconds_since_last_scrape": 20,
+            "poolwatch_pool_query_duration_seconds": 0.2, "poolwatch_pool_query_errors_per_second": 1,
         ]
         let round = Self.firingRound.map { point in
             var copy = point

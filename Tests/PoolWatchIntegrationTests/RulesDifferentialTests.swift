@@ -291,7 +291,29 @@ enum Scenarios {
             .init(name: "pg_stat_activity_max_query_duration_seconds", labels: session("pg-ok", app: "web"), values: repeated(599.9, n)),
         ])
 
-    static let all = [targetsDown, pools, postgres]
+    /// Application pools: an app_metrics pool driven into high latency and a high error ratio (counters,
+    /// with a counter reset), an http_json pool whose source publishes rates, and healthy decoys.
+    static let appPools = Scenario(
+        name: "application pools",
+        series: [
+            .init(name: "poolwatch_target_up", labels: ["target": "rs", "kind": "app_metrics"], values: repeated(1, 8) + repeated(0, 33)),
+            .init(name: "poolwatch_pool_utilization_ratio", labels: pool("primary", target: "rs", kind: "app_metrics"),
+                  values: repeated(0.5, 5) + repeated(0.85, 25) + repeated(0.8, 11)),
+            .init(name: "poolwatch_pool_utilization_ratio", labels: pool("hikari", target: "java", kind: "http_json"), values: repeated(0.95, n)),
+            .init(name: "poolwatch_pool_query_duration_seconds", labels: pool("primary", target: "rs", kind: "app_metrics").merging(["quantile": "0.99"]) { $1 },
+                  values: repeated(0.05, 6) + repeated(1.5, 12) + repeated(0.9, 23)),
+            .init(name: "poolwatch_pool_query_duration_seconds", labels: pool("primary", target: "rs", kind: "app_metrics").merging(["quantile": "0.5"]) { $1 },
+                  values: repeated(3, n)),
+            .init(name: "poolwatch_pool_queries_total", labels: pool("primary", target: "rs", kind: "app_metrics"),
+                  values: ramp(0, 1000, 25) + ramp(0, 1000, 16)),
+            .init(name: "poolwatch_pool_query_errors_total", labels: pool("primary", target: "rs", kind: "app_metrics"),
+                  values: ramp(0, 10, 8) + ramp(80, 100, 17) + ramp(0, 10, 16)),
+            .init(name: "poolwatch_pool_queries_per_second", labels: pool("hikari", target: "java", kind: "http_json"), values: repeated(200, n)),
+            .init(name: "poolwatch_pool_query_errors_per_second", labels: pool("hikari", target: "java", kind: "http_json"),
+                  values: repeated(1, 10) + repeated(20, 15) + repeated(1, 16)),
+        ])
+
+    static let all = [targetsDown, pools, postgres, appPools]
 }
 
 /// A rule whose annotations print awkward values with every template function, so Go's formatting

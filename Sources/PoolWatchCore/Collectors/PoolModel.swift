@@ -46,6 +46,24 @@
 /// - `saturated` = 1 when every child serves a client (the next client waits in the backlog);
 /// - no `wait_seconds_max` (Pgpool-II does not report waits).
 /// The session poolwatch uses occupies one child and is counted.
+///
+/// ## Application pools (`kind="http_json"` or `kind="app_metrics"`, `pool` as the application names it)
+/// Built by ``appPoolFamilies(kind:pools:)`` from ``AppPool`` values the application collectors read:
+/// clients `active` = servers `active` = connections in use, clients `waiting` = requests waiting for a
+/// connection, servers `idle`, `size_limit` = the pool's maximum, `utilization_ratio` = active / max,
+/// `saturated` when requests wait and every connection is in use. Applications know more than a pooler
+/// does about the work on their connections, so these kinds may also fill (each only when the source
+/// reports it; a figure the source lacks is absent, never 0):
+/// - `poolwatch_pool_acquire_duration_seconds{quantile}`: time to get a connection, at the quantiles the
+///   source reports (0.5, 0.95, 0.99), typed `summary` with quantile samples only (the source's own
+///   window, or for a histogram the increase since the previous round);
+/// - `poolwatch_pool_queries_total` (counter) when the source counts queries, otherwise
+///   `poolwatch_pool_queries_per_second` (gauge: the source's own rate). Rules and dashboards use
+///   `rate()` of the counter or the gauge as is; never both for one pool from one source;
+/// - `poolwatch_pool_query_errors_total` / `poolwatch_pool_query_errors_per_second`, the same way;
+/// - `poolwatch_pool_query_duration_seconds{quantile}`: query latency quantiles;
+/// - `poolwatch_pool_slow_queries_total`: queries the application counted as slow (its own threshold);
+/// - `poolwatch_pool_timeouts_total`: connection requests that gave up waiting for a connection.
 public enum PoolModel {
     public static func families(from input: [MetricFamily]) -> [MetricFamily] {
         let index = FamilyIndex(input)
@@ -161,6 +179,122 @@ public enum PoolModel {
         }
     }
 
+    // MARK: Application pools
+
+    /// One application pool as its collector read it; nil means "the source does not report it".
+    public struct AppPool: Sendable, Equatable {
+        public var name: String
+        public var database: String
+        public var user: String
+        public var active: Double?
+        public var idle: Double?
+        public var waiting: Double?
+        public var max: Double?
+        public var waitSecondsMax: Double?
+        /// Quantile (0.5, 0.95, 0.99) → seconds.
+        public var acquireSeconds: [Double: Double] = [:]
+        public var queriesTotal: Double?
+        public var queriesPerSecond: Double?
+        public var queryErrorsTotal: Double?
+        public var queryErrorsPerSecond: Double?
+        /// Quantile → seconds.
+        public var querySeconds: [Double: Double] = [:]
+        public var slowQueriesTotal: Double?
+        public var timeoutsTotal: Double?
+
+        public init(name: String, database: String = "", user: String = "", active: Double? = nil, idle: Double? = nil,
+                    waiting: Double? = nil, max: Double? = nil) {
+            self.name = name
+            self.database = database
+            self.user = user
+            self.active = active
+            self.idle = idle
+            self.waiting = waiting
+            self.max = max
+        }
+    }
+
+    /// A number an application pool source can report, by the configuration key that maps it (the same
+    /// keys for `http_json` fields and `app_metrics` mappings).
+    public enum Figure: String, CaseIterable, Sendable, Hashable {
+        case active, idle, waiting, max
+        case waitSecondsMax = "wait_seconds_max"
+        case acquireP50 = "acquire_p50", acquireP95 = "acquire_p95", acquireP99 = "acquire_p99"
+        case queriesTotal = "queries_total", queriesPerSecond = "queries_per_second"
+        case queryErrorsTotal = "query_errors_total", queryErrorsPerSecond = "query_errors_per_second"
+        case queryP50 = "query_p50", queryP95 = "query_p95", queryP99 = "query_p99"
+        case slowQueriesTotal = "slow_queries_total"
+        case timeoutsTotal = "timeouts_total"
+
+        /// The figures http_json maps besides its original fields (active … timeouts_total).
+        public static let extended: [Figure] = [
+            .acquireP50, .acquireP95, .acquireP99, .queriesTotal, .queriesPerSecond, .queryErrorsTotal, .queryErrorsPerSecond,
+            .queryP50, .queryP95, .queryP99, .slowQueriesTotal,
+        ]
+
+        /// The quantile of a latency figure, and whether it is acquire (true) or query (false) latency.
+        public var latencyQuantile: (quantile: Double, acquire: Bool)? {
+            switch self {
+            case .acquireP50: (0.5, true)
+            case .acquireP95: (0.95, true)
+            case .acquireP99: (0.99, true)
+            case .queryP50: (0.5, false)
+            case .queryP95: (0.95, false)
+            case .queryP99: (0.99, false)
+            default: nil
+            }
+        }
+
+        /// Stores `value` in its place in `pool`.
+        public func set(_ value: Double, in pool: inout AppPool) {
+            switch self {
+            case .active: pool.active = value
+            case .idle: pool.idle = value
+            case .waiting: pool.waiting = value
+            case .max: pool.max = value
+            case .waitSecondsMax: pool.waitSecondsMax = value
+            case .acquireP50, .acquireP95, .acquireP99: pool.acquireSeconds[latencyQuantile!.quantile] = value
+            case .queryP50, .queryP95, .queryP99: pool.querySeconds[latencyQuantile!.quantile] = value
+            case .queriesTotal: pool.queriesTotal = value
+            case .queriesPerSecond: pool.queriesPerSecond = value
+            case .queryErrorsTotal: pool.queryErrorsTotal = value
+            case .queryErrorsPerSecond: pool.queryErrorsPerSecond = value
+            case .slowQueriesTotal: pool.slowQueriesTotal = value
+            case .timeoutsTotal: pool.timeoutsTotal = value
+            }
+        }
+    }
+
+    /// The normalized families of application pools of `kind` (rules in the type's doc).
+    public static func appPoolFamilies(kind: TargetKind, pools: [AppPool]) -> [MetricFamily] {
+        var output = Output()
+        for pool in pools {
+            let labels = [Label("kind", kind.rawValue), Label("pool", pool.name), Label("database", pool.database),
+                          Label("user", pool.user)]
+            output.clients(labels, active: pool.active, waiting: pool.waiting)
+            output.servers(labels, active: pool.active, idle: pool.idle, used: nil, other: nil)
+            output.limit(labels, pool.max)
+            if let active = pool.active, let max = pool.max, max > 0 { output.utilization(labels, active / max) }
+            if let wait = pool.waitSecondsMax { output.waitMax(labels, wait) }
+            if let active = pool.active, let max = pool.max, let waiting = pool.waiting {
+                output.saturated(labels, waiting > 0 && active >= max)
+            }
+            output.appFigures(labels, pool)
+        }
+        return output.families
+    }
+
+    /// `value` × `scale`, dividing by the reciprocal when the scale is one over a whole number (0.001 for
+    /// milliseconds), so 3.1 ms reads 0.0031 rather than 0.0031000000000000003.
+    public static func scaled(_ value: Double, _ scale: Double) -> Double {
+        let reciprocal = 1 / scale
+        if scale < 1, abs(reciprocal - reciprocal.rounded()) < 1e-9 { return value / reciprocal.rounded() }
+        return value * scale
+    }
+
+    /// `0.99` as the `quantile` label value, the way Prometheus clients write it.
+    static func quantileLabel(_ quantile: Double) -> String { GoFloatFormat.value(quantile) }
+
     // MARK: Plumbing
 
     /// Samples by family name.
@@ -211,9 +345,47 @@ public enum PoolModel {
         var saturatedFamily = MetricFamily(
             "poolwatch_pool_saturated", help: "1 when clients wait and the pool can neither hand out nor open a server connection.")
 
+        var acquireFamily = MetricFamily(
+            "poolwatch_pool_acquire_duration_seconds",
+            help: "Time to acquire a connection from the application's pool at the quantile in the label, seconds.", type: .summary)
+        var queriesFamily = MetricFamily(
+            "poolwatch_pool_queries_total", help: "Queries the application ran through the pool (when the source counts them).",
+            type: .counter)
+        var queriesRateFamily = MetricFamily(
+            "poolwatch_pool_queries_per_second", help: "Queries per second through the pool, as the source computes it (when it has no counter).")
+        var errorsFamily = MetricFamily(
+            "poolwatch_pool_query_errors_total", help: "Queries through the pool that failed (when the source counts them).", type: .counter)
+        var errorsRateFamily = MetricFamily(
+            "poolwatch_pool_query_errors_per_second",
+            help: "Failed queries per second through the pool, as the source computes it (when it has no counter).")
+        var queryDurationFamily = MetricFamily(
+            "poolwatch_pool_query_duration_seconds", help: "Query latency through the pool at the quantile in the label, seconds.",
+            type: .summary)
+        var slowFamily = MetricFamily(
+            "poolwatch_pool_slow_queries_total", help: "Queries the application counted as slow (by its own threshold).", type: .counter)
+        var timeoutsFamily = MetricFamily(
+            "poolwatch_pool_timeouts_total", help: "Connection requests that gave up waiting for a connection from the pool.", type: .counter)
+
         var families: [MetricFamily] {
-            [clientsFamily, serversFamily, limitFamily, utilizationFamily, waitFamily, saturatedFamily]
+            [clientsFamily, serversFamily, limitFamily, utilizationFamily, waitFamily, saturatedFamily, acquireFamily, queriesFamily,
+             queriesRateFamily, errorsFamily, errorsRateFamily, queryDurationFamily, slowFamily, timeoutsFamily]
                 .filter { !$0.samples.isEmpty }
+        }
+
+        /// The application-only figures of `pool`; quantiles in ascending order.
+        mutating func appFigures(_ labels: [Label], _ pool: AppPool) {
+            for (quantile, value) in pool.acquireSeconds.sorted(by: { $0.key < $1.key }) {
+                Self.add(&acquireFamily, labels + [Label("quantile", quantileLabel(quantile))], value)
+            }
+            Self.add(&queriesFamily, labels, pool.queriesTotal)
+            Self.add(&queriesRateFamily, labels, pool.queriesPerSecond)
+            Self.add(&errorsFamily, labels, pool.queryErrorsTotal)
+            Self.add(&errorsRateFamily, labels, pool.queryErrorsPerSecond)
+            for (quantile, value) in pool.querySeconds.sorted(by: { $0.key < $1.key }) {
+                Self.add(&queryDurationFamily, labels + [Label("quantile", quantileLabel(quantile))], value)
+            }
+            Self.add(&slowFamily, labels, pool.slowQueriesTotal)
+            Self.add(&timeoutsFamily, labels, pool.timeoutsTotal)
         }
 
         mutating func clients(_ labels: [Label], active: Double?, waiting: Double?) {

@@ -68,6 +68,7 @@ public enum TargetKind: String, Sendable, CaseIterable {
     case pgbouncer
     case pgpool
     case httpJSON = "http_json"
+    case appMetrics = "app_metrics"
 }
 
 /// One thing poolwatch attaches to, with its own connection, interval and timeouts.
@@ -91,6 +92,8 @@ public struct TargetConfig: Sendable {
     public var statements: StatementOptions
     /// The application pool endpoint, for `kind: http_json` only.
     public var httpJSON: HTTPJSONTargetConfig?
+    /// The application's Prometheus endpoint and its pool mapping, for `kind: app_metrics` only.
+    public var appMetrics: AppMetricsTargetConfig?
     /// For `kind: pgbouncer`: the PostgreSQL target its server connections reach, so diagnosis can
     /// follow a server connection to its backend (see `Diagnosis.pairs(for:)`).
     public var postgresTarget: String?
@@ -120,6 +123,7 @@ public struct TargetConfig: Sendable {
     /// it without its password, or the app pool URL without credentials and query.
     public var redactedDSN: String {
         if let httpJSON { return httpJSON.displayURL }
+        if let appMetrics { return appMetrics.displayURL }
         if dsn.isEmpty { return "(libpq defaults)" }
         return dsnDisplay ?? ConnInfo.hidden(dsn.revealed)
     }

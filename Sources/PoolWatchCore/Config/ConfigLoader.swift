@@ -43,7 +43,7 @@ public struct ConfigLoader: Sendable {
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements", "postgres_target",
-    ] + httpJSONTargetKeys
+    ] + httpJSONTargetKeys + appMetricsTargetKeys
 
     /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
     public func load(yaml: String?, overrides: Overrides = .init()) throws(ConfigErrors) -> PoolwatchConfig {
@@ -141,6 +141,7 @@ public struct ConfigLoader: Sendable {
         target.dsn = parseDSN(fields, kind: kind, path: path, reader: &reader)
         if !target.dsn.isEmpty { target.dsnDisplay = displayConnInfo(target.dsn.revealed) }
         target.httpJSON = parseHTTPJSON(fields, kind: kind, path: path, reader: &reader)
+        target.appMetrics = parseAppMetrics(fields, kind: kind, path: path, reader: &reader)
 
         func duration(_ key: String, _ keyPath: WritableKeyPath<TargetConfig, Double>, minimum: Double) {
             guard let node = fields[key], let text = reader.scalar(node, path: "\(path).\(key)") else { return }

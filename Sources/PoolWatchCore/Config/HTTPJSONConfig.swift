@@ -24,6 +24,11 @@
 ///       acquire_seconds: "$.acquireTimeAvgMs"   # optional, with acquire_seconds_scale: 0.001
 ///       wait_seconds_max: "$.longestWaitMs"     # optional, with wait_seconds_max_scale: 0.001
 ///       timeouts_total: "$.timeouts"            # optional counter
+///       acquire_p99: "$.acquireP99Ms"           # optional acquire_p50 / _p95 / _p99, with acquire_latency_scale: 0.001
+///       query_p99: "$.queryP99Ms"               # optional query_p50 / _p95 / _p99, with query_latency_scale: 0.001
+///       queries_total: "$.queries"              # optional counter, or queries_per_second (a rate gauge)
+///       query_errors_total: "$.errors"          # optional counter, or query_errors_per_second
+///       slow_queries_total: "$.slowQueries"     # optional counter
 /// ```
 public struct HTTPJSONTargetConfig: Sendable, Equatable {
     /// The document's URL (`http` or `https`). A secret: it may carry a token in its query.
@@ -93,6 +98,12 @@ public struct HTTPJSONPoolMapping: Sendable, Equatable {
     public var waitSecondsMaxScale: Double
     /// Acquire timeouts since the application started (a counter).
     public var timeoutsTotal: JSONPath?
+    /// Latency quantiles, query and error counters or rates, slow queries (``PoolModel/Figure/extended``).
+    public var extended: [PoolModel.Figure: JSONPath] = [:]
+    /// Multiplies `acquire_p50`/`_p95`/`_p99` (0.001 when the document gives milliseconds).
+    public var acquireLatencyScale: Double = 1
+    /// Multiplies `query_p50`/`_p95`/`_p99`.
+    public var queryLatencyScale: Double = 1
 
     public init(
         items: JSONPath = .root, name: LabelSource = .literal("default"), database: LabelSource = .literal(""),
@@ -128,18 +139,39 @@ extension ConfigLoader {
     /// mapping, and returns nil when anything is wrong (the errors are in `reader`).
     func parseHTTPJSON(_ fields: [String: Node], kind: TargetKind, path: String, reader: inout NodeReader) -> HTTPJSONTargetConfig? {
         guard kind == .httpJSON else {
-            for key in Self.httpJSONTargetKeys where fields[key] != nil {
+            // app_metrics shares the endpoint keys; it reports a misplaced `pools` itself.
+            for key in Self.httpJSONTargetKeys where fields[key] != nil && kind != .appMetrics {
                 reader.fail("\(path).\(key)", "applies only to kind http_json, not \(kind.rawValue)")
             }
             return nil
         }
         let errorsBefore = reader.errors.count
-        for key in ["dsn", "dsn_file", "dsn_env"] where fields[key] != nil {
-            reader.fail("\(path).\(key)", "does not apply to kind http_json (give url, url_file or url_env)")
+        let endpoint = parseHTTPEndpoint(fields, kind: kind, path: path, defaultMaxBytes: HTTPJSONTargetConfig.defaultMaxResponseBytes,
+                                         reader: &reader)
+        var pools: HTTPJSONPoolMapping?
+        if let node = fields["pools"] {
+            pools = parseHTTPJSONPools(node, path: "\(path).pools", reader: &reader)
+        } else {
+            reader.fail("\(path).pools", "is required for kind http_json: where the pools are in the document and their fields")
         }
-        let url = parseHTTPJSONURL(fields, path: path, reader: &reader)
+        guard reader.errors.count == errorsBefore, let endpoint, let pools else { return nil }
+        return HTTPJSONTargetConfig(url: endpoint.url, displayURL: endpoint.displayURL, headers: endpoint.headers,
+                                    maxResponseBytes: endpoint.maxResponseBytes, pools: pools, maxPools: endpoint.maxPools)
+    }
+
+    /// Where an application target's HTTP endpoint is and how much of it to read: the keys `http_json`
+    /// and `app_metrics` share. Refuses the libpq keys (`dsn*`) and requires exactly one of `url`,
+    /// `url_file`, `url_env`; nil when anything is wrong (the errors are in `reader`).
+    func parseHTTPEndpoint(_ fields: [String: Node], kind: TargetKind, path: String, defaultMaxBytes: Int,
+                           reader: inout NodeReader) -> (url: Secret, displayURL: String, headers: [HTTPJSONHeader],
+                                                         maxResponseBytes: Int, maxPools: Int)? {
+        let errorsBefore = reader.errors.count
+        for key in ["dsn", "dsn_file", "dsn_env"] where fields[key] != nil {
+            reader.fail("\(path).\(key)", "does not apply to kind \(kind.rawValue) (give url, url_file or url_env)")
+        }
+        let url = parseHTTPJSONURL(fields, kind: kind, path: path, reader: &reader)
         let headers = fields["headers"].map { parseHTTPJSONHeaders($0, path: "\(path).headers", reader: &reader) } ?? []
-        var maxBytes = HTTPJSONTargetConfig.defaultMaxResponseBytes
+        var maxBytes = defaultMaxBytes
         if let node = fields["max_response_bytes"], let text = reader.scalar(node, path: "\(path).max_response_bytes") {
             if let bytes = ByteSizeParser.bytes(text), (1024...(64 << 20)).contains(bytes) {
                 maxBytes = bytes
@@ -150,21 +182,14 @@ extension ConfigLoader {
         let maxPools = fields["max_pools"].map {
             reader.integer($0, path: "\(path).max_pools", range: HTTPJSONTargetConfig.maxPoolsRange) ?? HTTPJSONTargetConfig.defaultMaxPools
         } ?? HTTPJSONTargetConfig.defaultMaxPools
-        var pools: HTTPJSONPoolMapping?
-        if let node = fields["pools"] {
-            pools = parseHTTPJSONPools(node, path: "\(path).pools", reader: &reader)
-        } else {
-            reader.fail("\(path).pools", "is required for kind http_json: where the pools are in the document and their fields")
-        }
-        guard reader.errors.count == errorsBefore, let url, let pools else { return nil }
-        return HTTPJSONTargetConfig(url: url.secret, displayURL: url.display, headers: headers, maxResponseBytes: maxBytes, pools: pools,
-                                    maxPools: maxPools)
+        guard reader.errors.count == errorsBefore, let url else { return nil }
+        return (url.secret, url.display, headers, maxBytes, maxPools)
     }
 
-    private func parseHTTPJSONURL(_ fields: [String: Node], path: String, reader: inout NodeReader) -> (secret: Secret, display: String)? {
+    private func parseHTTPJSONURL(_ fields: [String: Node], kind: TargetKind, path: String, reader: inout NodeReader) -> (secret: Secret, display: String)? {
         let given = ["url", "url_file", "url_env"].filter { fields[$0] != nil }
         guard let key = given.first else {
-            reader.fail("\(path).url", "is required for kind http_json (or url_file / url_env when the URL holds a secret)")
+            reader.fail("\(path).url", "is required for kind \(kind.rawValue) (or url_file / url_env when the URL holds a secret)")
             return nil
         }
         if given.count > 1 {
@@ -286,7 +311,8 @@ extension ConfigLoader {
             return nil
         }
         let fieldKeys = ["active", "idle", "waiting", "max", "acquire_seconds", "acquire_seconds_scale", "wait_seconds_max",
-                         "wait_seconds_max_scale", "timeouts_total"]
+                         "wait_seconds_max_scale", "timeouts_total", "acquire_latency_scale", "query_latency_scale"]
+            + PoolModel.Figure.extended.map(\.rawValue)
         guard let fields = reader.mapping(fieldsNode, path: "\(path).fields", allowed: fieldKeys) else { return nil }
         func field(_ key: String, required: Bool) -> JSONPath? {
             guard let node = fields[key] else {
@@ -309,7 +335,7 @@ extension ConfigLoader {
         let idle = field("idle", required: true)
         let waiting = field("waiting", required: true)
         let max = field("max", required: true)
-        let mapping = HTTPJSONPoolMapping(
+        var mapping = HTTPJSONPoolMapping(
             items: items, name: name, database: database, user: user,
             active: active ?? .root, idle: idle ?? .root, waiting: waiting ?? .root, max: max ?? .root,
             acquireSeconds: field("acquire_seconds", required: false),
@@ -317,6 +343,21 @@ extension ConfigLoader {
             waitSecondsMax: field("wait_seconds_max", required: false),
             waitSecondsMaxScale: scale("wait_seconds_max_scale", for: "wait_seconds_max"),
             timeoutsTotal: field("timeouts_total", required: false))
+        for figure in PoolModel.Figure.extended {
+            if let path = field(figure.rawValue, required: false) { mapping.extended[figure] = path }
+        }
+        // A counter and a rate of the same thing would be two answers to one question.
+        for (counter, rate) in [("queries_total", "queries_per_second"), ("query_errors_total", "query_errors_per_second")]
+        where fields[counter] != nil && fields[rate] != nil {
+            reader.fail("\(path).fields.\(rate)", "conflicts with \(path).fields.\(counter): give the counter when the document has one, else the rate")
+        }
+        func latencyScale(_ key: String, prefix: String) -> Double {
+            guard fields[key] != nil else { return 1 }
+            let given = ["p50", "p95", "p99"].first { fields["\(prefix)_\($0)"] != nil }
+            return scale(key, for: "\(prefix)_\(given ?? "p99")")
+        }
+        mapping.acquireLatencyScale = latencyScale("acquire_latency_scale", prefix: "acquire")
+        mapping.queryLatencyScale = latencyScale("query_latency_scale", prefix: "query")
         return reader.errors.count == errorsBefore ? mapping : nil
     }
 }
@@ -418,6 +459,11 @@ extension HTTPJSONTargetConfig {
     /// in the URL) go over plain `http` to a host other than loopback: anyone on the path can read them,
     /// and so can a proxy named by `http_proxy`, which libcurl honours. Names headers, never values.
     public var cleartextCredentialWarning: String? {
+        Self.cleartextCredentialWarning(url: url, displayURL: displayURL, headers: headers)
+    }
+
+    /// The same check for any application endpoint (app_metrics too).
+    static func cleartextCredentialWarning(url: Secret, displayURL: String, headers: [HTTPJSONHeader]) -> String? {
         guard case let .success(parsed) = HTTPURL.parse(url.revealed), parsed.scheme == "http", !parsed.isLoopback else { return nil }
         var carried: [String] = []
         let names = headers.map(\.name).filter(Self.isCredentialHeader)

@@ -3,6 +3,10 @@ public enum MetricType: String, Sendable, Hashable {
     case gauge
     case counter
     case untyped
+    /// Only quantile samples, no `_sum`/`_count`: the latency quantiles an application pool reports
+    /// (PoolModel.swift). Prometheus and promtool accept a summary without them; a gauge with a
+    /// `quantile` label fails `promtool check metrics`.
+    case summary
 }
 
 /// One label pair. Labels keep their order: the encoder writes them as given, so producers put

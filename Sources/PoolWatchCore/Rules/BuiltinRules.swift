@@ -62,7 +62,7 @@ public enum BuiltinRules {
     }
 
     /// All built-in rules, in rendering order.
-    public static let definitions: [Definition] = targetDownRules + poolRules + postgresRules + localRules
+    public static let definitions: [Definition] = targetDownRules + poolRules + appPoolRules + postgresRules + localRules
 
     /// The names of the built-in rules.
     public static var names: [String] { definitions.map(\.name) }
@@ -136,9 +136,9 @@ public enum BuiltinRules {
         },
         rule("PoolwatchAppPoolDown", for: 60, severity: .warning, inhibits: true) { _, _, forText in
             (
-                "poolwatch_target_up{kind=\"http_json\"} == 0",
+                "poolwatch_target_up{kind=~\"http_json|app_metrics\"} == 0",
                 "Pool statistics of application target {{ $labels.target }} are unavailable",
-                "poolwatch cannot fetch the pool statistics document of application target {{ $labels.target }} for at least \(forText): the application or its stats endpoint is down, and its pools are not watched meanwhile."
+                "poolwatch cannot fetch or understand the pool statistics (JSON document or /metrics) of application target {{ $labels.target }} for at least \(forText): the application or its stats endpoint is down, and its pools are not watched meanwhile."
             )
         },
     ]
@@ -160,9 +160,40 @@ public enum BuiltinRules {
         },
         rule("PoolwatchPoolUtilizationHigh", threshold: 0.9, style: .percentage, for: 300, severity: .warning) { threshold, text, forText in
             (
-                "poolwatch_pool_utilization_ratio > \(threshold)",
+                // Application pools have their own, earlier utilization rule (below); one alert per pool.
+                "poolwatch_pool_utilization_ratio{kind!~\"http_json|app_metrics\"} > \(threshold)",
                 "Pool {{ $labels.pool }} on {{ $labels.target }} uses {{ $value | humanizePercentage }} of its server connections",
                 "Pool {{ $labels.pool }} ({{ $labels.kind }} target {{ $labels.target }}, database {{ $labels.database }}, user {{ $labels.user }}) has {{ $value | humanizePercentage }} of its server connection limit in use, above \(text) for at least \(forText). Clients will start to wait when it reaches 100%."
+            )
+        },
+    ]
+
+    /// Application pools' own alerts, after db-pool-rs's operations guide (issue 19): utilization above
+    /// 80% for 5m, query latency p99 above 1s for 2m, more than 5% of queries failing over 5m for 3m.
+    /// The error ratio reads the counters when the source has them and the source's own rates otherwise
+    /// (never both for one pool: PoolModel.swift), averaged over the same 5m.
+    static let appPoolRules: [Definition] = [
+        rule("PoolwatchAppPoolUtilizationHigh", threshold: 0.8, style: .percentage, for: 300, severity: .warning) { threshold, text, forText in
+            (
+                "poolwatch_pool_utilization_ratio{kind=~\"http_json|app_metrics\"} > \(threshold)",
+                "Application pool {{ $labels.pool }} on {{ $labels.target }} uses {{ $value | humanizePercentage }} of its connections",
+                "Application pool {{ $labels.pool }} ({{ $labels.kind }} target {{ $labels.target }}, database {{ $labels.database }}, user {{ $labels.user }}) has {{ $value | humanizePercentage }} of its maximum connections in use, above \(text) for at least \(forText). Requests start to queue for a connection when it reaches 100%."
+            )
+        },
+        rule("PoolwatchAppPoolQueryLatencyHigh", threshold: 1, style: .duration, for: 120, severity: .critical) { threshold, text, forText in
+            (
+                "poolwatch_pool_query_duration_seconds{quantile=\"0.99\"} > \(threshold)",
+                "Queries through application pool {{ $labels.pool }} on {{ $labels.target }} take {{ $value | humanizeDuration }} at p99",
+                "The 99th percentile query latency of application pool {{ $labels.pool }} ({{ $labels.kind }} target {{ $labels.target }}, database {{ $labels.database }}, user {{ $labels.user }}) is {{ $value | humanizeDuration }}, above \(text) for at least \(forText). Slow queries hold their connections longer and starve the pool."
+            )
+        },
+        rule("PoolwatchAppPoolErrorRatioHigh", threshold: 0.05, style: .percentage, for: 180, severity: .critical) { threshold, text, forText in
+            let by = "sum by (job, instance, target, kind, pool, database, user)"
+            return (
+                "\(by) (rate(poolwatch_pool_query_errors_total[5m])) / \(by) (rate(poolwatch_pool_queries_total[5m])) > \(threshold)"
+                    + " or \(by) (avg_over_time(poolwatch_pool_query_errors_per_second[5m])) / \(by) (avg_over_time(poolwatch_pool_queries_per_second[5m])) > \(threshold)",
+                "{{ $value | humanizePercentage }} of queries through application pool {{ $labels.pool }} on {{ $labels.target }} fail",
+                "Over the last 5m, {{ $value | humanizePercentage }} of the queries through application pool {{ $labels.pool }} ({{ $labels.kind }} target {{ $labels.target }}, database {{ $labels.database }}, user {{ $labels.user }}) failed, above \(text) for at least \(forText)."
             )
         },
     ]

@@ -10,7 +10,10 @@
 ///   `poolwatch_pool_size_limit` (= max), `poolwatch_pool_utilization_ratio` (= active / max; absent when
 ///   max is 0), `poolwatch_pool_saturated` (1 when requests wait and every connection is in use), and
 ///   `poolwatch_pool_wait_seconds_max` only when `fields.wait_seconds_max` is configured: an application's
-///   average acquire time is not a longest wait, so it is never passed off as one.
+///   average acquire time is not a longest wait, so it is never passed off as one;
+/// - the application figures of the model (``PoolModel/Figure/extended``: acquire and query latency
+///   quantiles, queries and errors as counters or rates, slow queries) and `poolwatch_pool_timeouts_total`,
+///   each only when its field is configured and the document has a value.
 ///
 /// Only the first `maxPools` pools of the document are read; `poolwatch_app_pool_pools_dropped` says how
 /// many more there were.
@@ -39,6 +42,8 @@ public struct HTTPJSONPoolCollector: Sendable {
         public var acquireSeconds: Double?
         public var waitSecondsMax: Double?
         public var timeoutsTotal: Double?
+        /// The ``PoolModel/Figure/extended`` figures the mapping names and the document has (scaled).
+        public var extended: [PoolModel.Figure: Double] = [:]
     }
 
     /// Parses `body` as JSON and maps it.
@@ -106,7 +111,7 @@ public struct HTTPJSONPoolCollector: Sendable {
 
         func number(_ path: JSONPath, key: String, scale: Double = 1) throws(CollectorError) -> Double {
             switch try lookup(path, key: key) {
-            case let .number(value): return value * scale
+            case let .number(value): return PoolModel.scaled(value, scale)
             case let other: throw CollectorError("pools.\(key): \(absolute(path)) is \(other.kindDescription), expected a number")
             }
         }
@@ -128,6 +133,11 @@ public struct HTTPJSONPoolCollector: Sendable {
             }
         }
 
+        var extended: [PoolModel.Figure: Double] = [:]
+        for (figure, path) in mapping.extended.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let scale = figure.latencyQuantile.map { $0.acquire ? mapping.acquireLatencyScale : mapping.queryLatencyScale } ?? 1
+            if let value = try optionalNumber(path, key: "fields.\(figure.rawValue)", scale: scale) { extended[figure] = value }
+        }
         return Pool(
             name: try label(mapping.name, key: "name"),
             database: try label(mapping.database, key: "database"),
@@ -138,7 +148,8 @@ public struct HTTPJSONPoolCollector: Sendable {
             max: try number(mapping.max, key: "fields.max"),
             acquireSeconds: try optionalNumber(mapping.acquireSeconds, key: "fields.acquire_seconds", scale: mapping.acquireSecondsScale),
             waitSecondsMax: try optionalNumber(mapping.waitSecondsMax, key: "fields.wait_seconds_max", scale: mapping.waitSecondsMaxScale),
-            timeoutsTotal: try optionalNumber(mapping.timeoutsTotal, key: "fields.timeouts_total"))
+            timeoutsTotal: try optionalNumber(mapping.timeoutsTotal, key: "fields.timeouts_total"),
+            extended: extended)
     }
 
     /// `3` rather than `3.0` for pool ids published as numbers.
@@ -175,16 +186,14 @@ public struct HTTPJSONPoolCollector: Sendable {
             },
         ]
 
-        var model = PoolModel.Output()
-        for pool in pools {
-            let labels = [Label("kind", TargetKind.httpJSON.rawValue)] + labels(pool)
-            model.clients(labels, active: pool.active, waiting: pool.waiting)
-            model.servers(labels, active: pool.active, idle: pool.idle, used: nil, other: nil)
-            model.limit(labels, pool.max)
-            if pool.max > 0 { model.utilization(labels, pool.active / pool.max) }
-            if let wait = pool.waitSecondsMax { model.waitMax(labels, wait) }
-            model.saturated(labels, pool.waiting > 0 && pool.active >= pool.max)
+        let model = pools.map { pool in
+            var app = PoolModel.AppPool(name: pool.name, database: pool.database, user: pool.user, active: pool.active,
+                                        idle: pool.idle, waiting: pool.waiting, max: pool.max)
+            app.waitSecondsMax = pool.waitSecondsMax
+            app.timeoutsTotal = pool.timeoutsTotal
+            for (figure, value) in pool.extended { figure.set(value, in: &app) }
+            return app
         }
-        return app.filter { !$0.samples.isEmpty } + model.families
+        return app.filter { !$0.samples.isEmpty } + PoolModel.appPoolFamilies(kind: .httpJSON, pools: model)
     }
 }
