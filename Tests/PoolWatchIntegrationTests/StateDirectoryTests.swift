@@ -71,6 +71,7 @@ import Testing
         #expect(await harness.slack.waitFor(1))
         #expect(await eventually(5) { await first.outboxState().records.allSatisfy { $0.state == .delivered } })
         await harness.stop(first, task)
+        #expect(await eventually(10) { Self.lockIsFree(harness.stateDirectory + "/outbox.lock") }, "a stopped notifier releases the lock")
         // A damaged health entry: the file has lost something, so the start reconciles.
         try corrupt(harness.stateDirectory + "/outbox.json", #""stale_escalated":false"#, #""stale_escalated":"no""#, occurrence: 1)
         let second = try harness.makeNotifier(config)
@@ -181,5 +182,15 @@ import Testing
             }
         }
         await harness.cleanUp()
+    }
+
+    /// Whether another holder could take the state directory's lock now.
+    static func lockIsFree(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        flock(fd, LOCK_UN)
+        return true
     }
 }
