@@ -44,6 +44,9 @@ public struct TargetPlan: Sendable {
             CheckpointerCollector(),
         ]
         if let interval = target.databaseSizeInterval { collectors.append(DatabaseSizeCollector(interval: interval)) }
+        if let interval = target.tableStatsInterval {
+            collectors.append(TableStatsCollector(limit: target.tableStatsLimit, interval: interval))
+        }
         if target.statements.enabled {
             collectors.append(StatementsCollector(
                 limit: target.statements.limit, slowThreshold: target.statements.slowThreshold,

@@ -161,6 +161,25 @@ import Testing
         }
     }
 
+    @Test func tableStatsKeepTheLargestAndAggregateTheRest() throws {
+        let collector = TableStatsCollector(limit: 2)
+        #expect(collector.statements(for: pg15)[0].contains("rank <= 2"))
+        #expect(collector.interval == 300)
+        let result = QueryResult(columns: ["datname", "schemaname", "relname", "tables", "size_bytes", "n_dead_tup", "seq_scan", "last_vacuum"],
+                                 rows: [["app", "public", "orders", "1", "9000000", "500", "7", "1700000000"],
+                                        ["app", "public", "items", "1", "5000000", "0", "2", nil],
+                                        ["app", "", "(other)", "40", "1000000", "12", "90", "1700000100"]])
+        let families = try collector.map([result], server: pg15)
+        #expect(value(families, "pg_stat_user_tables_size_bytes", ["relname": "orders", "schemaname": "public", "datname": "app"]) == 9000000)
+        #expect(value(families, "pg_stat_user_tables_n_dead_tup", ["relname": "(other)"]) == 12)
+        #expect(value(families, "pg_stat_user_tables_seq_scan_total", ["relname": "(other)"]) == 90)
+        #expect(families.first { $0.name == "pg_stat_user_tables_seq_scan_total" }?.type == .counter)
+        #expect(value(families, "pg_stat_user_tables_tables", ["relname": "(other)"]) == 40)
+        #expect(families.first { $0.name == "pg_stat_user_tables_last_vacuum_seconds" }?.samples.count == 2)
+        // A column this fixture lacks (as a version without it would) gives no samples, not zeros.
+        #expect(families.first { $0.name == "pg_stat_user_tables_idx_scan_total" }?.samples.isEmpty == true)
+    }
+
     @Test func constantLabelsNeverDuplicateALabel() {
         let family = MetricFamily("x", help: "x", samples: [Sample([Label("cluster", "own")], 1), Sample([], 2)])
         let prefixed = family.prefixed(with: [Label("target", "pg"), Label("cluster", "prod-eu1")])

@@ -175,6 +175,29 @@ struct ReplicationCoverageTests {
         #expect(await Env.collect(off).samples("pg_database_size_bytes").isEmpty)
     }
 
+    @Test func tableStatsKeepTopTablesAndAggregateTheRest() async throws {
+        // A database of its own, so other tests' tables cannot take the top place.
+        let database = Env.uniqueName("tables")
+        try Env.sql("CREATE DATABASE \(database)")
+        defer { _ = try? Env.sql("DROP DATABASE \(database) WITH (FORCE)") }
+        try Env.sql("CREATE TABLE big AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 20000) g; "
+                    + (1...5).map { "CREATE TABLE small\($0) (id int); INSERT INTO small\($0) VALUES (1);" }.joined()
+                    + "DELETE FROM big WHERE g <= 1000; SELECT count(*) FROM big", database: database)
+        // The statistics collector publishes counters at transaction end, with a short delay.
+        try await Task.sleep(for: .seconds(1))
+        var target = Env.target(dsn: Env.dsn(database: database))
+        target.tableStatsLimit = 1
+        let snapshot = await Env.collect(target)
+        #expect(snapshot.collectors.first { $0.name == "stat_user_tables" }?.success == true)
+        let big = ["datname": database, "schemaname": "public", "relname": "big"]
+        let tables = snapshot.samples("pg_stat_user_tables_size_bytes")
+        #expect(tables.count == 2, "the largest table and (other): \(tables.map(\.labels))")
+        #expect(snapshot.sum("pg_stat_user_tables_size_bytes", big) > 10_000_000)
+        #expect(snapshot.sum("pg_stat_user_tables_n_dead_tup", big) == 1000)
+        #expect(snapshot.sum("pg_stat_user_tables_seq_scan_total", big) >= 2)
+        #expect(snapshot.sum("pg_stat_user_tables_tables", ["relname": "(other)"]) == 5)
+    }
+
     @Test func customQueriesAreExportedBoundedReadOnlyAndTimeOutCleanly() async throws {
         let table = Env.uniqueName("jobs")
         try Env.sql("CREATE TABLE \(table) (queue text, done bigint); INSERT INTO \(table) VALUES ('mail', 3), ('mail', 4), ('sms', 5)")

@@ -98,6 +98,9 @@ public struct TargetConfig: Sendable {
     public var labels: [Label] = []
     /// Seconds between `pg_database_size` runs (nil: `database_sizes: off`); see DatabaseSizeCollector.
     public var databaseSizeInterval: Double? = 300
+    /// `table_stats`: seconds between runs (nil: off) and how many tables keep their own series.
+    public var tableStatsInterval: Double? = 300
+    public var tableStatsLimit = 20
     /// Custom `queries:` (and those read from a postgres_exporter `queries_file`), in order.
     public var queries: [CustomQuery] = []
 

@@ -49,7 +49,7 @@ public struct ConfigLoader: Sendable {
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements", "postgres_target",
-        "labels", "database_sizes", "queries", "queries_file",
+        "labels", "database_sizes", "table_stats", "queries", "queries_file",
     ] + httpJSONTargetKeys
 
     /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
@@ -173,7 +173,7 @@ public struct ConfigLoader: Sendable {
         }
         if kind != .postgres {
             // PgBouncer accepts `activity.top_applications` too: it bounds SHOW CLIENTS' application_name.
-            let postgresOnly = ["statement_timeout", "lock_timeout", "statements", "database_sizes", "queries", "queries_file"]
+            let postgresOnly = ["statement_timeout", "lock_timeout", "statements", "database_sizes", "table_stats", "queries", "queries_file"]
                 + (kind == .pgbouncer ? [] : ["activity"])
             for key in postgresOnly where fields[key] != nil {
                 reader.fail("\(path).\(key)", "applies only to kind postgres, not \(kind.rawValue)")
@@ -229,6 +229,16 @@ public struct ConfigLoader: Sendable {
             if ["off", "false", "no"].contains(text.lowercased()) { target.databaseSizeInterval = nil }
             else if let seconds = DurationParser.seconds(text), seconds >= 1 { target.databaseSizeInterval = seconds }
             else { reader.fail("\(path).database_sizes", "\(ConfigEcho.quoted(text)) is not a duration or off (use 5m, 1h, off)") }
+        }
+        if let node = fields["table_stats"], let options = reader.mapping(node, path: "\(path).table_stats", allowed: ["enabled", "interval", "limit"]) {
+            let p = "\(path).table_stats"
+            if let n = options["limit"] { target.tableStatsLimit = reader.integer(n, path: "\(p).limit", range: 1...1000) ?? 20 }
+            if let n = options["interval"], let text = reader.scalar(n, path: "\(p).interval") {
+                if let seconds = DurationParser.seconds(text), seconds >= 1 { target.tableStatsInterval = seconds } else {
+                    reader.fail("\(p).interval", "\(ConfigEcho.quoted(text)) is not a duration (use 5m, 1h)")
+                }
+            }
+            if let n = options["enabled"], reader.bool(n, path: "\(p).enabled") == false { target.tableStatsInterval = nil }
         }
         if let node = fields["queries"] { target.queries += parseQueries(node, path: "\(path).queries", reader: &reader) }
         if let node = fields["queries_file"], let file = reader.scalar(node, path: "\(path).queries_file") {
