@@ -1,7 +1,7 @@
 /// `pg_stat_user_tables` joined with `pg_statio_user_tables`, in the database of the target's DSN: the
-/// `limit` largest tables by `pg_total_relation_size` keep their own series, the rest are summed into one
+/// `limit` largest tables (heap, TOAST and indexes, from `pg_class.relpages`) keep their own series, the rest are summed into one
 /// `relname="(other)"` row, so a schema with thousands of tables exports at most `limit + 1` series per
-/// family. Run on a slow interval of its own (default 5m): the sizes walk every table's files.
+/// family. Run on a slow interval of its own (default 5m): the join is over every table of the database.
 ///
 /// Names follow postgres_exporter's `pg_stat_user_tables_*` / `pg_statio_user_tables_*`, with `_total` on
 /// counters as in DatabaseCollector.swift. The `(other)` row is a sum over a changing set of tables (a
@@ -18,7 +18,8 @@ public struct TableStatsCollector: SQLCollector {
 
     /// (column, metric, help, type)
     static let columns: [(String, String, String, MetricType)] = [
-        ("size_bytes", "pg_stat_user_tables_size_bytes", "Table size with indexes and TOAST, bytes.", .gauge),
+        ("size_bytes", "pg_stat_user_tables_size_bytes",
+         "Table size with indexes and TOAST, bytes, from pg_class.relpages (as of the last VACUUM or ANALYZE).", .gauge),
         ("n_live_tup", "pg_stat_user_tables_n_live_tup", "Estimated live rows.", .gauge),
         ("n_dead_tup", "pg_stat_user_tables_n_dead_tup", "Estimated dead rows (vacuum removes them).", .gauge),
         ("n_mod_since_analyze", "pg_stat_user_tables_n_mod_since_analyze", "Rows modified since the last analyze.", .gauge),
@@ -42,14 +43,23 @@ public struct TableStatsCollector: SQLCollector {
     public func statements(for server: ServerFacts) -> [String] {
         let sums = Self.columns.map { "sum(\($0.0))::float8 AS \($0.0)" }.joined(separator: ", ")
         let limit = max(1, limit)
+        // Sizes come from pg_class.relpages (heap, TOAST and indexes) rather than pg_total_relation_size:
+        // that function takes a lock on every table, so one ALTER TABLE or VACUUM FULL anywhere made the
+        // whole collector wait for lock_timeout and fail (found by PostgresCollectorTests' held lock).
+        // relpages is as of the table's last VACUUM, ANALYZE or CREATE INDEX; good enough to rank tables.
         return ["""
-            WITH t AS (SELECT s.schemaname, s.relname, pg_total_relation_size(s.relid) AS size_bytes, \
+            WITH sized AS (SELECT s.*, (c.relpages::bigint + coalesce(tc.relpages, 0) + coalesce(ix.pages, 0)) \
+            * current_setting('block_size')::bigint AS size_bytes \
+            FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid \
+            LEFT JOIN LATERAL (SELECT sum(i.relpages) AS pages FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+            WHERE x.indrelid = s.relid) ix ON true), \
+            t AS (SELECT s.schemaname, s.relname, s.size_bytes, \
             s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.seq_scan, s.seq_tup_read, s.idx_scan, s.n_tup_ins, \
             s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd, s.vacuum_count, s.autovacuum_count, s.analyze_count, \
             s.autoanalyze_count, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit, \
             extract(epoch FROM greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum, \
-            row_number() OVER (ORDER BY pg_total_relation_size(s.relid) DESC, s.relid) AS rank \
-            FROM pg_stat_user_tables s LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid) \
+            row_number() OVER (ORDER BY s.size_bytes DESC, s.relid) AS rank \
+            FROM sized s LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid) \
             SELECT current_database() AS datname, CASE WHEN rank <= \(limit) THEN schemaname ELSE '' END AS schemaname, \
             CASE WHEN rank <= \(limit) THEN relname ELSE '(other)' END AS relname, count(*) AS tables, \(sums), \
             max(last_vacuum) AS last_vacuum \
