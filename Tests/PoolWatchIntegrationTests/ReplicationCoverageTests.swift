@@ -96,14 +96,14 @@ struct ReplicationCoverageTests {
         // Real lag: replay paused on the standby while the primary writes (a load the standby receives
         // but does not apply), as a slow or conflicted replay looks.
         try Env.connect(standby.dsn).exec("SELECT pg_wal_replay_pause()")
-        try db.exec("INSERT INTO load SELECT g, repeat('x', 200) FROM generate_series(1, 50000) g")
+        try db.exec("INSERT INTO load SELECT g, repeat('x', 200) FROM generate_series(1, 15000) g")
         try await Task.sleep(for: .seconds(1.5))
         let lagging = await Env.collect(primaryTarget)
-        #expect(lagging.sum("pg_stat_replication_replay_lag_bytes", key) > 5_000_000, "\(lagging.samples("pg_stat_replication_replay_lag_bytes"))")
+        #expect(lagging.sum("pg_stat_replication_replay_lag_bytes", key) > 1_000_000, "\(lagging.samples("pg_stat_replication_replay_lag_bytes"))")
         #expect(lagging.sum("pg_stat_replication_pg_wal_lsn_diff", key) == lagging.sum("pg_stat_replication_replay_lag_bytes", key))
         #expect(lagging.sum("pg_stat_replication_sent_lag_bytes", key) < lagging.sum("pg_stat_replication_replay_lag_bytes", key))
         let behind = await Env.collect(standbyTarget)
-        #expect(behind.sum("pg_replication_receive_replay_lag_bytes") > 5_000_000)
+        #expect(behind.sum("pg_replication_receive_replay_lag_bytes") > 1_000_000)
         #expect(behind.sum("pg_replication_lag_seconds") >= 1, "\(behind.samples("pg_replication_lag_seconds"))")
         try Env.connect(standby.dsn).exec("SELECT pg_wal_replay_resume()")
         #expect(await eventually { await Env.collect(standbyTarget).sum("pg_replication_receive_replay_lag_bytes") == 0 })
@@ -115,9 +115,9 @@ struct ReplicationCoverageTests {
         #expect(stopped.samples("pg_stat_replication_replay_lag_bytes").isEmpty)
         #expect(stopped.sum("pg_replication_slots_active", ["slot_name": standby.slot]) == 0)
         let retainedBefore = stopped.sum("pg_replication_slots_pg_wal_lsn_diff", ["slot_name": standby.slot])
-        try db.exec("INSERT INTO load SELECT g, repeat('y', 200) FROM generate_series(1, 50000) g")
+        try db.exec("INSERT INTO load SELECT g, repeat('y', 200) FROM generate_series(1, 15000) g")
         let retainedAfter = await Env.collect(primaryTarget).sum("pg_replication_slots_pg_wal_lsn_diff", ["slot_name": standby.slot])
-        #expect(retainedAfter > retainedBefore + 5_000_000, "\(retainedBefore) → \(retainedAfter)")
+        #expect(retainedAfter > retainedBefore + 1_000_000, "\(retainedBefore) → \(retainedAfter)")
         #expect(await Env.collect(standbyTarget).sum("pg_up") == 0)
 
         // The standby comes back while the primary is gone: in recovery, not streaming.
@@ -138,12 +138,12 @@ struct ReplicationCoverageTests {
         #expect(first.sum("pg_replication_slots_active", labels) == 0)
         #expect(first.sum("pg_replication_slots_wal_status", labels.merging(["wal_status": "reserved"]) { $1 }) == 1)
         let table = Env.uniqueName("walgrowth")
-        try Env.sql("CREATE TABLE \(table) AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 30000) g")
+        try Env.sql("CREATE TABLE \(table) AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 10000) g")
         defer { _ = try? Env.sql("DROP TABLE \(table)") }
         let second = await Env.collect(Env.target(dsn: Env.dsn()))
         let before = first.sum("pg_replication_slots_pg_wal_lsn_diff", labels)
         let after = second.sum("pg_replication_slots_pg_wal_lsn_diff", labels)
-        #expect(after > before + 5_000_000, "\(before) → \(after)")
+        #expect(after > before + 1_000_000, "\(before) → \(after)")
     }
 
     @Test func wraparoundCheckpointsAndSizesInEveryDatabase() async throws {
@@ -235,11 +235,11 @@ struct ReplicationCoverageTests {
         let target = config.targets[0]
         let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
         defer { collector.close() }
-        let started = Date()
         let snapshot = await collector.collectRound()
-        #expect(Date().timeIntervalSince(started) < 3, "the slow query was cut at its 200 ms timeout")
         #expect(snapshot.up)
         func outcome(_ name: String) -> CollectorOutcome? { snapshot.collectors.first { $0.name == "query_" + name } }
+        // Cut by its own 200 ms statement_timeout (pg_sleep(3) would otherwise finish): the error says so.
+        // No wall-clock bound here: under the full parallel suite on 2 cores, rounds queue for threads.
         #expect(outcome("slow")?.success == false && outcome("slow")?.error?.contains("statement timeout") == true, "\(String(describing: outcome("slow")))")
         #expect(outcome("writes")?.error?.contains("read-only transaction") == true, "\(String(describing: outcome("writes")))")
         #expect(outcome("cte_write")?.success == false)
