@@ -84,6 +84,39 @@ pw_stop_postgres() {
         && pw_as_pg "$(pw_pg_bin)/pg_ctl" -D "$PW_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# Starts a streaming standby of the PostgreSQL on $PW_PG_PORT in directory $1 (created; must not exist),
+# with its own physical slot ($2) on the primary: pg_basebackup -R -C as the postgres user, as
+# replication tests and the live observability check need. Exports PW_STANDBY_PORT, PW_STANDBY_DATA,
+# PW_STANDBY_SLOT. Stop it with pw_stop_standby, which also drops the slot (a shared primary would
+# otherwise retain WAL for it forever).
+pw_start_standby() {
+    local bin; bin=$(pw_pg_bin)
+    PW_STANDBY_DATA="$1"
+    PW_STANDBY_SLOT="$2"
+    PW_STANDBY_PORT=$(pw_free_port)
+    mkdir -p "$PW_STANDBY_DATA" && chmod 700 "$PW_STANDBY_DATA"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$PW_STANDBY_DATA" "$(dirname "$PW_STANDBY_DATA")"
+    pw_as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$PW_PG_PORT" -U postgres -D "$PW_STANDBY_DATA" -R -X stream \
+        -C -S "$PW_STANDBY_SLOT" >"$PW_STANDBY_DATA.basebackup.log" 2>&1 || { cat "$PW_STANDBY_DATA.basebackup.log" >&2; return 1; }
+    cat >>"$PW_STANDBY_DATA/postgresql.auto.conf" <<CONF
+port = $PW_STANDBY_PORT
+unix_socket_directories = '$(dirname "$PW_STANDBY_DATA")'
+primary_conninfo = 'host=127.0.0.1 port=$PW_PG_PORT user=postgres application_name=pw_standby'
+CONF
+    pw_as_pg "$bin/pg_ctl" -D "$PW_STANDBY_DATA" -l "$PW_STANDBY_DATA.log" -w -t 60 start >/dev/null \
+        || { cat "$PW_STANDBY_DATA.log" >&2; return 1; }
+    export PW_STANDBY_PORT PW_STANDBY_DATA PW_STANDBY_SLOT
+    pw_log "standby of 127.0.0.1:$PW_PG_PORT on 127.0.0.1:$PW_STANDBY_PORT (slot $PW_STANDBY_SLOT)"
+}
+
+pw_stop_standby() {
+    [ -n "${PW_STANDBY_DATA:-}" ] && [ -f "$PW_STANDBY_DATA/postmaster.pid" ] \
+        && pw_as_pg "$(pw_pg_bin)/pg_ctl" -D "$PW_STANDBY_DATA" -m fast -w stop >/dev/null 2>&1
+    [ -n "${PW_STANDBY_SLOT:-}" ] && psql -h 127.0.0.1 -p "$PW_PG_PORT" -U postgres -d postgres -qAtX \
+        -c "SELECT pg_drop_replication_slot('$PW_STANDBY_SLOT')" >/dev/null 2>&1
+    return 0
+}
+
 # Starts PgBouncer in front of PostgreSQL. Extra pgbouncer.ini [pgbouncer] lines come from $PW_PGB_EXTRA,
 # extra [databases] lines from $PW_PGB_DATABASES, extra stats users (trusted, no password) from $PW_PGB_USERS.
 pw_start_pgbouncer() {

@@ -77,7 +77,7 @@ public struct AppPoolTargetCollector: TargetCollector {
         let started = clock.now
         func finish(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?) -> TargetSnapshot {
             let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: up ? 1 : 0)
-            let all = ([upFamily] + families).map { $0.prefixed(with: [Label("target", target.name)]) }
+            let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
             return TargetSnapshot(
                 target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
                 timestamp: WallClock.now(), duration: (clock.now - started).seconds, error: error)
@@ -125,7 +125,7 @@ public struct AppPoolTargetCollector: TargetCollector {
         let outcome = CollectorOutcome(name: endpoint.collectorName, success: false, duration: 0, error: error)
         let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: 0)
         return TargetSnapshot(
-            target: target.name, kind: target.kind, up: false, families: [upFamily.prefixed(with: [Label("target", target.name)])],
+            target: target.name, kind: target.kind, up: false, families: [upFamily.prefixed(with: target.seriesLabels)],
             collectors: [outcome], timestamp: WallClock.now(), duration: duration.seconds, error: error)
     }
 

@@ -13,6 +13,8 @@ public final class LibPQTargetCollector: TargetCollector {
     let executor: BlockingExecutor
     /// Only the collection loop of this target touches the connection, one round at a time.
     private let connection = Mutex<PQConnection?>(nil)
+    /// For collectors with their own `interval`: when each last succeeded and what it produced, by name.
+    private let slowResults = Mutex<[String: (at: ContinuousClock.Instant, families: [MetricFamily])]>([:])
 
     public init(target: TargetConfig, plan: TargetPlan, executor: BlockingExecutor) {
         self.target = target
@@ -47,10 +49,18 @@ public final class LibPQTargetCollector: TargetCollector {
                                                  error: "skipped: the round reached collection_timeout (\(timeout))"))
                 continue
             }
+            if let interval = collector.interval,
+               let last = slowResults.withLock({ $0[collector.name] }), last.at + .seconds(interval) > collectorStart {
+                // Not due yet: serve the last run's figures, so the series do not vanish between runs.
+                families.append(contentsOf: last.families)
+                outcomes.append(CollectorOutcome(name: collector.name, success: true, duration: 0))
+                continue
+            }
             do {
                 var results: [QueryResult] = []
                 for sql in collector.statements(for: facts) {
-                    results.append(try await executor.run({ try conn.exec(sql) }, onCancel: { [executor] in
+                    let single = collector.extendedProtocol
+                    results.append(try await executor.run({ try conn.exec(sql, singleStatement: single) }, onCancel: { [executor] in
                         // Never PQcancel here: this runs on the cancelling task's thread, and PQcancel
                         // blocks for as long as a frozen server does.
                         executor.detach { conn.cancel() }
@@ -58,13 +68,20 @@ public final class LibPQTargetCollector: TargetCollector {
                 }
                 if let serverFacts = collector.facts(from: results) { facts = serverFacts }
                 if let found = collector.rows(from: results) { rows.merge(found) }
-                families.append(contentsOf: try collector.map(results, server: facts))
+                let mapped = try collector.map(results, server: facts)
+                if collector.interval != nil { slowResults.withLock { $0[collector.name] = (collectorStart, mapped) } }
+                families.append(contentsOf: mapped)
                 outcomes.append(CollectorOutcome(name: collector.name, success: true, duration: (clock.now - collectorStart).seconds))
             } catch {
                 var message = "\(error)"
                 if Task.isCancelled { message = "cancelled: the round reached collection_timeout (\(timeout))" }
                 outcomes.append(CollectorOutcome(name: collector.name, success: false, duration: (clock.now - collectorStart).seconds,
                                                  error: collector.explain(message)))
+                if conn.isOK, !Task.isCancelled, conn.inTransaction {
+                    // A custom query failed inside its read-only transaction: end it, or every later
+                    // statement on this connection fails with "current transaction is aborted".
+                    _ = try? await executor.run { try conn.exec("ROLLBACK") }
+                }
                 if !conn.isOK {
                     // The connection broke mid-round: the target is down until a reconnect succeeds.
                     drop()
@@ -92,7 +109,7 @@ public final class LibPQTargetCollector: TargetCollector {
     private func snapshot(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?,
                           duration: Duration) -> TargetSnapshot {
         let upFamily = MetricFamily(plan.upMetric, help: plan.upHelp, value: up ? 1 : 0)
-        let all = ([upFamily] + families).map { $0.prefixed(with: [Label("target", target.name)]) }
+        let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
         return TargetSnapshot(
             target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
             timestamp: WallClock.now(), duration: duration.seconds, error: error)
@@ -119,6 +136,8 @@ public final class LibPQTargetCollector: TargetCollector {
 
     private func drop() {
         connection.withLock { $0 = nil }
+        // A reconnect may reach another server (a failover): its slow figures must be read afresh.
+        slowResults.withLock { $0 = [:] }
     }
 
     /// The stuck round keeps its own reference; the connection is closed when that round returns.

@@ -80,10 +80,13 @@ public final class PQConnection: @unchecked Sendable {
 
     /// Runs one statement with the simple query protocol (`PQexec`), the only protocol PgBouncer's
     /// and Pgpool-II's admin consoles accept, and returns all rows as text.
-    public func exec(_ sql: String) throws(PQError) -> QueryResult {
+    /// With `singleStatement`, uses the extended protocol (`PQexecParams`), which refuses a string holding
+    /// more than one statement (see CustomQueryCollector).
+    public func exec(_ sql: String, singleStatement: Bool = false) throws(PQError) -> QueryResult {
         let outcome: Result<QueryResult, PQError> = connLock.withLock { handle in
             guard let conn = handle.pointer else { return .failure(PQError(kind: .query, message: "connection is closed")) }
-            guard let result = PQexec(conn, sql) else {
+            let sent = singleStatement ? PQexecParams(conn, sql, 0, nil, nil, nil, nil, 0) : PQexec(conn, sql)
+            guard let result = sent else {
                 return .failure(PQError(kind: .query, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines()))
             }
             defer { PQclear(result) }
@@ -97,6 +100,16 @@ public final class PQConnection: @unchecked Sendable {
             return .success(Self.read(result))
         }
         return try outcome.get()
+    }
+
+    /// True inside a transaction block (open or aborted): a failed collector left it, and it must be
+    /// rolled back before the next statement.
+    public var inTransaction: Bool {
+        connLock.withLock { handle in
+            guard let conn = handle.pointer else { return false }
+            let status = PQtransactionStatus(conn)
+            return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+        }
     }
 
     /// Asks the server to cancel the running statement. Safe from any thread; a no-op when idle.

@@ -37,12 +37,23 @@ public struct TargetPlan: Sendable {
             ActivityCollector(topApplications: target.activity.topApplications),
             DatabaseCollector(),
             BackendsCollector(includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength),
+            StandbyCollector(),
+            ReplicationCollector(),
+            ReplicationSlotsCollector(),
+            WraparoundCollector(),
+            CheckpointerCollector(),
         ]
+        if let interval = target.databaseSizeInterval { collectors.append(DatabaseSizeCollector(interval: interval)) }
+        if let interval = target.tableStatsInterval {
+            collectors.append(TableStatsCollector(limit: target.tableStatsLimit, interval: interval))
+        }
         if target.statements.enabled {
             collectors.append(StatementsCollector(
                 limit: target.statements.limit, slowThreshold: target.statements.slowThreshold,
                 includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength))
         }
+        // Last: a slow or failing custom query must not delay or fail the built-in collectors.
+        collectors += target.queries.map { CustomQueryCollector($0) as any SQLCollector }
         return TargetPlan(
             upMetric: "pg_up", upHelp: "1 if poolwatch could connect to PostgreSQL and run its queries in the last round.",
             enforcedParameters: commonParameters(target) + [("options", options)],

@@ -57,7 +57,8 @@ struct ConfigOptions: ParsableArguments {
         let environment = ProcessEnvironment.current
         let path = configPath(explicitPath)
         let loader = ConfigLoader(environment: environment, readFile: { try FileReader.readSecret($0) },
-                                  displayConnInfo: LibPQConnInfo.display)
+                                  displayConnInfo: LibPQConnInfo.display,
+                                  readPlainFile: { try FileReader.read($0, limit: ConfigLoader.maxFileBytes) })
         var yaml: String? = nil
         if let path {
             do {

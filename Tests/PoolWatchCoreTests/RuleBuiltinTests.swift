@@ -41,7 +41,26 @@ import Yams
         F.point("poolwatch_pool_query_duration_seconds", app.merging(["quantile": "0.5"]) { $1 }, 2.5),  // decoy: not p99
         F.point("poolwatch_pool_queries_per_second", app, 100),
         F.point("poolwatch_pool_query_errors_per_second", app, 12),
+        F.point("pg_stat_replication_replay_lag_bytes", ["target": "pg", "application_name": "s1", "client_addr": "10.0.0.2"], 2e9),
+        F.point("pg_replication_lag_seconds", ["target": "pg"], 600),
+        F.point("pg_stat_wal_receiver_streaming", ["target": "pg"], 0),
+        F.point("pg_replication_slots_pg_wal_lsn_diff", ["target": "pg", "slot_name": "old", "slot_type": "physical"], 2e9),
+        F.point("pg_replication_slots_active", ["target": "pg", "slot_name": "old", "slot_type": "physical"], 0),
+        F.point("pg_replication_slots_pg_wal_lsn_diff", ["target": "pg", "slot_name": "used", "slot_type": "physical"], 2e9),
+        F.point("pg_replication_slots_active", ["target": "pg", "slot_name": "used", "slot_type": "physical"], 1),
+        F.point("pg_database_wraparound_limit_ratio", ["target": "pg", "datname": "app"], 0.6),
+        F.point("pg_stat_bgwriter_checkpoints_req_total", ["target": "pg"], 40),
+        F.point("pg_stat_bgwriter_checkpoints_timed_total", ["target": "pg"], 1),
     ]
+
+    /// The counters' values ten minutes before `firingRound` (the checkpoint rule reads increase()).
+    static func earlier(_ round: [RuleFixtures.Point]) -> [RuleFixtures.Point] {
+        round.map { point in
+            var copy = point
+            if point.name.hasSuffix("_total") { copy.value = 0 }
+            return copy
+        }
+    }
 
     static let app = ["target": "orders", "kind": "app_metrics", "pool": "primary", "database": "orders", "user": "orders_rw"]
 
@@ -68,7 +87,7 @@ import Yams
     @Test func everyRuleFiresOnceAndNamesWhatIsWrong() throws {
         let rules = try BuiltinRules.rules()
         #expect(rules.map(\.name) == BuiltinRules.names)
-        let history = F.history([(0, Self.firingRound)])
+        let history = F.history([(-600, Self.earlier(Self.firingRound)), (0, Self.firingRound)])
         for rule in rules {
             let result = try PromQLEvaluator(history: history).evaluate(rule.expr, at: 0).asVector
             #expect(result.count == 1, "\(rule.name): \(result)")
@@ -100,13 +119,16 @@ import Yams
             "pg_stat_activity_max_idle_in_transaction_seconds": 3, "pg_stat_activity_max_tx_duration": 2,
             "pg_stat_activity_max_query_duration_seconds": 1, "poolwatch_seconds_since_last_scrape": 20,
             "poolwatch_pool_query_duration_seconds": 0.2, "poolwatch_pool_query_errors_per_second": 1,
+            "pg_stat_replication_replay_lag_bytes": 1e6, "pg_replication_lag_seconds": 0, "pg_stat_wal_receiver_streaming": 1,
+            "pg_replication_slots_pg_wal_lsn_diff": 1e6, "pg_database_wraparound_limit_ratio": 0.1,
+            "pg_stat_bgwriter_checkpoints_req_total": 2,
         ]
         let round = Self.firingRound.map { point in
             var copy = point
             copy.value = healthy[point.name] ?? point.value
             return copy
         }
-        let history = F.history([(0, round)])
+        let history = F.history([(-600, Self.earlier(round)), (0, round)])
         for rule in try BuiltinRules.rules() {
             #expect(try PromQLEvaluator(history: history).evaluate(rule.expr, at: 0).asVector.isEmpty, "\(rule.name)")
         }

@@ -313,7 +313,34 @@ enum Scenarios {
                   values: repeated(1, 10) + repeated(20, 15) + repeated(1, 16)),
         ])
 
-    static let all = [targetsDown, pools, postgres, appPools]
+    static let replication = Scenario(
+        name: "replication",
+        series: [
+            .init(name: "pg_stat_replication_replay_lag_bytes", labels: ["target": "pg-primary", "application_name": "s1", "client_addr": "10.0.0.2"],
+                  values: ramp(0, 1e8, 25) + repeated(0, 16)),
+            .init(name: "pg_stat_replication_replay_lag_bytes", labels: ["target": "pg-primary", "application_name": "s2", "client_addr": "10.0.0.3"],
+                  values: repeated(1e6, n)),
+            .init(name: "pg_replication_lag_seconds", labels: ["target": "pg-standby"], values: repeated(0, 5) + ramp(0, 30, 36)),
+            .init(name: "pg_replication_lag_seconds", labels: ["target": "pg-idle"], values: repeated(0, n)),
+            .init(name: "pg_stat_wal_receiver_streaming", labels: ["target": "pg-standby"], values: repeated(1, 10) + repeated(0, 20) + repeated(1, 11)),
+            .init(name: "pg_stat_wal_receiver_streaming", labels: ["target": "pg-idle"], values: cycle([0, 1], n)),
+            .init(name: "pg_replication_slots_pg_wal_lsn_diff", labels: ["target": "pg-primary", "slot_name": "forgotten", "slot_type": "physical"],
+                  values: ramp(0, 1e8, n)),
+            .init(name: "pg_replication_slots_active", labels: ["target": "pg-primary", "slot_name": "forgotten", "slot_type": "physical"],
+                  values: repeated(0, n)),
+            .init(name: "pg_replication_slots_pg_wal_lsn_diff", labels: ["target": "pg-primary", "slot_name": "live", "slot_type": "logical", "database": "app"],
+                  values: repeated(5e9, n)),
+            .init(name: "pg_replication_slots_active", labels: ["target": "pg-primary", "slot_name": "live", "slot_type": "logical", "database": "app"],
+                  values: repeated(1, n)),
+            .init(name: "pg_database_wraparound_limit_ratio", labels: ["target": "pg-primary", "datname": "app"], values: ramp(0.4, 0.01, n)),
+            .init(name: "pg_database_wraparound_limit_ratio", labels: ["target": "pg-primary", "datname": "postgres"], values: repeated(0.1, n)),
+            .init(name: "pg_stat_bgwriter_checkpoints_req_total", labels: ["target": "pg-primary"], values: ramp(0, 1, n)),
+            .init(name: "pg_stat_bgwriter_checkpoints_timed_total", labels: ["target": "pg-primary"], values: repeated(10, n)),
+            .init(name: "pg_stat_bgwriter_checkpoints_req_total", labels: ["target": "pg-standby"], values: ramp(0, 1, n)),
+            .init(name: "pg_stat_bgwriter_checkpoints_timed_total", labels: ["target": "pg-standby"], values: ramp(0, 1, n)),
+        ])
+
+    static let all = [targetsDown, pools, postgres, appPools, replication]
 }
 
 /// A rule whose annotations print awkward values with every template function, so Go's formatting

@@ -80,11 +80,19 @@ public protocol SQLCollector: Sendable {
     func facts(from results: [QueryResult]) -> ServerFacts?
     /// Row-level facts for diagnosis (who holds which connection), kept in the snapshot, never as labels.
     func rows(from results: [QueryResult]) -> ConnectionRows?
+    /// Seconds between runs for a collector too expensive for every round (nil: every round). Between
+    /// runs the runner serves the families of the last successful run.
+    var interval: Double? { get }
+    /// True to send each statement with the extended protocol (`PQexecParams`), which accepts exactly one
+    /// statement per call; PgBouncer's and Pgpool-II's consoles accept only the simple protocol.
+    var extendedProtocol: Bool { get }
 }
 
 extension SQLCollector {
     public func facts(from results: [QueryResult]) -> ServerFacts? { nil }
     public func rows(from results: [QueryResult]) -> ConnectionRows? { nil }
+    public var interval: Double? { nil }
+    public var extendedProtocol: Bool { false }
 }
 
 /// A mapping failure a collector reports when a result lacks what it needs.

@@ -97,6 +97,18 @@ public struct TargetConfig: Sendable {
     /// For `kind: pgbouncer`: the PostgreSQL target its server connections reach, so diagnosis can
     /// follow a server connection to its backend (see `Diagnosis.pairs(for:)`).
     public var postgresTarget: String?
+    /// Constant labels (`labels: {cluster: prod-eu1}`) put on every series of the target, after `target`.
+    public var labels: [Label] = []
+    /// Seconds between `pg_database_size` runs (nil: `database_sizes: off`); see DatabaseSizeCollector.
+    public var databaseSizeInterval: Double? = 300
+    /// `table_stats`: seconds between runs (nil: off) and how many tables keep their own series.
+    public var tableStatsInterval: Double? = 300
+    public var tableStatsLimit = 20
+    /// Custom `queries:` (and those read from a postgres_exporter `queries_file`), in order.
+    public var queries: [CustomQuery] = []
+
+    /// The labels every series of this target starts with.
+    public var seriesLabels: [Label] { [Label("target", name)] + labels }
 
     public init(
         name: String, kind: TargetKind, dsn: Secret = Secret(""), interval: Double = 15, connectTimeout: Double = 5,

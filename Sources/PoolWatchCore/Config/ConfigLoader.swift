@@ -9,9 +9,13 @@ public struct ConfigLoader: Sendable {
     public var readFile: @Sendable (String) throws -> String
     /// Builds the displayed form of a DSN (PoolWatchPostgres passes libpq's parse).
     public var displayConnInfo: ConnInfoDisplay
+    /// Reads a file that holds no secret (a postgres_exporter `queries.yaml`).
+    public var readPlainFile: @Sendable (String) throws -> String
 
     public init(environment: [String: String], readFile: @escaping @Sendable (String) throws -> String,
-                displayConnInfo: @escaping ConnInfoDisplay = ConnInfo.hidden) {
+                displayConnInfo: @escaping ConnInfoDisplay = ConnInfo.hidden,
+                readPlainFile: (@Sendable (String) throws -> String)? = nil) {
+        self.readPlainFile = readPlainFile ?? readFile
         self.environment = environment
         self.readFile = readFile
         self.displayConnInfo = displayConnInfo
@@ -43,6 +47,7 @@ public struct ConfigLoader: Sendable {
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements", "postgres_target",
+        "labels", "database_sizes", "table_stats", "queries", "queries_file",
     ] + httpJSONTargetKeys + appMetricsTargetKeys
 
     /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
@@ -167,8 +172,8 @@ public struct ConfigLoader: Sendable {
         }
         if kind != .postgres {
             // PgBouncer accepts `activity.top_applications` too: it bounds SHOW CLIENTS' application_name.
-            let postgresOnly = kind == .pgbouncer ? ["statement_timeout", "lock_timeout", "statements"]
-                : ["statement_timeout", "lock_timeout", "activity", "statements"]
+            let postgresOnly = ["statement_timeout", "lock_timeout", "statements", "database_sizes", "table_stats", "queries", "queries_file"]
+                + (kind == .pgbouncer ? [] : ["activity"])
             for key in postgresOnly where fields[key] != nil {
                 reader.fail("\(path).\(key)", "applies only to kind postgres, not \(kind.rawValue)")
             }
@@ -178,6 +183,7 @@ public struct ConfigLoader: Sendable {
                 reader.fail("\(path).postgres_target", "applies only to kind pgbouncer, not \(kind.rawValue)")
             }
         }
+        parseTargetExtras(fields, into: &target, path: path, reader: &reader)
         if let node = fields["activity"], let activity = reader.mapping(node, path: "\(path).activity", allowed: ["top_applications"]) {
             if let n = activity["top_applications"] {
                 target.activity.topApplications = reader.integer(n, path: "\(path).activity.top_applications", range: 0...1000)
@@ -201,6 +207,50 @@ public struct ConfigLoader: Sendable {
             }
         }
         return target
+    }
+
+    /// `labels`, `database_sizes`, `queries` and `queries_file`.
+    private func parseTargetExtras(_ fields: [String: Node], into target: inout TargetConfig, path: String, reader: inout NodeReader) {
+        if let node = fields["labels"], case let .mapping(mapping) = node {
+            for (keyNode, valueNode) in mapping {
+                let name = keyNode.scalar?.string ?? "?"
+                guard Self.isMetricName(name), name != "target" else {
+                    reader.fail("\(path).labels.\(ConfigEcho.value(name))", "is not a usable label name (letters, digits, '_'; not \"target\" or starting with '__')")
+                    continue
+                }
+                if let value = reader.scalar(valueNode, path: "\(path).labels.\(name)") { target.labels.append(Label(name, value)) }
+            }
+            target.labels.sort { $0.name < $1.name }
+        } else if fields["labels"] != nil {
+            reader.fail("\(path).labels", "expected a mapping of label names to values, e.g. {cluster: prod-eu1}")
+        }
+        if let node = fields["database_sizes"], let text = reader.scalar(node, path: "\(path).database_sizes") {
+            if ["off", "false", "no"].contains(text.lowercased()) { target.databaseSizeInterval = nil }
+            else if let seconds = DurationParser.seconds(text), seconds >= 1 { target.databaseSizeInterval = seconds }
+            else { reader.fail("\(path).database_sizes", "\(ConfigEcho.quoted(text)) is not a duration or off (use 5m, 1h, off)") }
+        }
+        if let node = fields["table_stats"], let options = reader.mapping(node, path: "\(path).table_stats", allowed: ["enabled", "interval", "limit"]) {
+            let p = "\(path).table_stats"
+            if let n = options["limit"] { target.tableStatsLimit = reader.integer(n, path: "\(p).limit", range: 1...1000) ?? 20 }
+            if let n = options["interval"], let text = reader.scalar(n, path: "\(p).interval") {
+                if let seconds = DurationParser.seconds(text), seconds >= 1 { target.tableStatsInterval = seconds } else {
+                    reader.fail("\(p).interval", "\(ConfigEcho.quoted(text)) is not a duration (use 5m, 1h)")
+                }
+            }
+            if let n = options["enabled"], reader.bool(n, path: "\(p).enabled") == false { target.tableStatsInterval = nil }
+        }
+        if let node = fields["queries"] { target.queries += parseQueries(node, path: "\(path).queries", reader: &reader) }
+        if let node = fields["queries_file"], let file = reader.scalar(node, path: "\(path).queries_file") {
+            do {
+                target.queries += parseExporterQueries(try readPlainFile(file), path: "\(path).queries_file (\(file))", reader: &reader)
+            } catch {
+                reader.fail("\(path).queries_file", "cannot read \(ConfigEcho.quoted(file)): \(error)")
+            }
+        }
+        var names = Set<String>()
+        for query in target.queries where !names.insert(query.name).inserted {
+            reader.fail("\(path).queries", "two queries are named \(ConfigEcho.quoted(query.name))")
+        }
     }
 
     /// Exactly one of `dsn`, `dsn_file`, `dsn_env`; none means libpq defaults, for kind postgres only:

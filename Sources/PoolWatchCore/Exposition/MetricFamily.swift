@@ -64,11 +64,13 @@ public struct MetricFamily: Sendable, Hashable {
         self.init(name, help: help, type: type, samples: [Sample(value)])
     }
 
-    /// Returns a copy with `labels` put in front of every sample's own labels.
+    /// Returns a copy with `labels` put in front of every sample's own labels. A sample's own label of
+    /// the same name wins (a constant label must never duplicate a label name within a series).
     public func prefixed(with labels: [Label]) -> MetricFamily {
         var copy = self
         copy.samples = samples.map { sample in
-            var all = labels
+            var all = labels.count < 2 ? labels
+                : labels.filter { label in !sample.labels.contains { $0.name == label.name } }
             all.reserveCapacity(labels.count + sample.labels.count)
             all.append(contentsOf: sample.labels)
             return Sample(all, sample.value)

@@ -62,7 +62,7 @@ public enum BuiltinRules {
     }
 
     /// All built-in rules, in rendering order.
-    public static let definitions: [Definition] = targetDownRules + poolRules + appPoolRules + postgresRules + localRules
+    public static let definitions: [Definition] = targetDownRules + poolRules + appPoolRules + postgresRules + replicationRules + localRules
 
     /// The names of the built-in rules.
     public static var names: [String] { definitions.map(\.name) }
@@ -225,6 +225,55 @@ public enum BuiltinRules {
                 "pg_stat_activity_max_query_duration_seconds > \(threshold)",
                 "A query of {{ $labels.usename }} on {{ $labels.target }} runs for {{ $value | humanizeDuration }}",
                 "The longest running query of user {{ $labels.usename }} (application {{ $labels.application_name }}) in database {{ $labels.datname }} on {{ $labels.target }} runs for {{ $value | humanizeDuration }}, above \(text) for at least \(forText)."
+            )
+        },
+    ]
+
+    /// Replication, slots, wraparound and checkpoints (the collectors in StandbyCollector.swift,
+    /// ReplicationCollector.swift, ReplicationSlotsCollector.swift, WraparoundCollector.swift and
+    /// CheckpointerCollector.swift). Lag in seconds is read on the standby, where the idle-primary guard
+    /// keeps it at 0 while nothing is written; lag in bytes is read on the upstream, per standby.
+    static let replicationRules: [Definition] = [
+        rule("PoolwatchReplicationLagBytes", threshold: 1_073_741_824, for: 300, severity: .warning) { threshold, text, forText in
+            (
+                "pg_stat_replication_replay_lag_bytes > \(threshold)",
+                "Standby {{ $labels.application_name }} of {{ $labels.target }} is {{ $value | humanize }} bytes behind in replay",
+                "Standby {{ $labels.application_name }} ({{ $labels.client_addr }}) has not replayed {{ $value | humanize }} bytes of the WAL that {{ $labels.target }} wrote, above \(text) bytes for at least \(forText). Reads there are stale, and the primary keeps that WAL while a slot holds it."
+            )
+        },
+        rule("PoolwatchReplicationLagSeconds", threshold: 300, style: .duration, for: 120, severity: .warning) { threshold, text, forText in
+            (
+                "pg_replication_lag_seconds > \(threshold)",
+                "Standby {{ $labels.target }} replays {{ $value | humanizeDuration }} behind its primary",
+                "The last transaction replayed on standby {{ $labels.target }} committed {{ $value | humanizeDuration }} ago while WAL waits to be replayed, above \(text) for at least \(forText). Queries there see data that old."
+            )
+        },
+        rule("PoolwatchStandbyNotStreaming", for: 120, severity: .critical) { _, _, forText in
+            (
+                "pg_stat_wal_receiver_streaming == 0",
+                "Standby {{ $labels.target }} is not streaming WAL from its upstream",
+                "Standby {{ $labels.target }} is in recovery but its WAL receiver has not been streaming for at least \(forText): it falls behind without its lag figures showing it, and it is no failover candidate."
+            )
+        },
+        rule("PoolwatchReplicationSlotInactive", threshold: 1_073_741_824, for: 300, severity: .warning) { threshold, text, forText in
+            (
+                "pg_replication_slots_pg_wal_lsn_diff > \(threshold) and on(job, instance, target, slot_name, slot_type, database) pg_replication_slots_active == 0",
+                "Inactive replication slot {{ $labels.slot_name }} on {{ $labels.target }} retains {{ $value | humanize }} bytes of WAL",
+                "Slot {{ $labels.slot_name }} ({{ $labels.slot_type }}) on {{ $labels.target }} has no consumer and holds {{ $value | humanize }} bytes of WAL, above \(text) bytes for at least \(forText). It grows with every write until the disk fills or the slot is dropped."
+            )
+        },
+        rule("PoolwatchWraparoundRisk", threshold: 0.5, style: .percentage, for: 300, severity: .warning) { threshold, text, forText in
+            (
+                "pg_database_wraparound_limit_ratio > \(threshold)",
+                "Database {{ $labels.datname }} on {{ $labels.target }} is {{ $value | humanizePercentage }} of the way to transaction ID wraparound",
+                "The oldest unfrozen transaction or multixact ID of database {{ $labels.datname }} on {{ $labels.target }} is {{ $value | humanizePercentage }} of 2^31 old, above \(text) for at least \(forText). At 100% PostgreSQL refuses new transactions until the database is vacuumed."
+            )
+        },
+        rule("PoolwatchCheckpointsRequested", threshold: 4, for: 0, severity: .warning) { threshold, text, _ in
+            (
+                "increase(pg_stat_bgwriter_checkpoints_req_total[1h]) > \(threshold) * increase(pg_stat_bgwriter_checkpoints_timed_total[1h]) and increase(pg_stat_bgwriter_checkpoints_req_total[1h]) > 3",
+                "{{ $labels.target }} ran {{ $value | humanize }} requested checkpoints in the last hour",
+                "PostgreSQL {{ $labels.target }} ran {{ $value | humanize }} requested checkpoints in the last hour, more than \(text) times the scheduled ones: WAL fills max_wal_size before checkpoint_timeout, so checkpoints (and full-page writes after them) come too often."
             )
         },
     ]
