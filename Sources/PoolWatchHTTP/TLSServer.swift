@@ -50,10 +50,10 @@ public final class TLSCertificateStore: Sendable {
     }
 
     static func fileVersion(_ path: String) -> FileVersion? {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
-        return FileVersion(device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size),
-                           mtimeSeconds: Int(status.st_mtim.tv_sec), mtimeNanoseconds: Int(status.st_mtim.tv_nsec))
+        FileStatus.of(path).map {
+            FileVersion(device: $0.device, inode: $0.inode, size: $0.size, mtimeSeconds: $0.mtimeSeconds,
+                        mtimeNanoseconds: $0.mtimeNanoseconds)
+        }
     }
 
     /// Reads and checks a pair: both files parse, and a server context accepts them together (BoringSSL
