@@ -76,11 +76,7 @@ public struct AppPoolTargetCollector: TargetCollector {
         let clock = ContinuousClock()
         let started = clock.now
         func finish(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?) -> TargetSnapshot {
-            let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: up ? 1 : 0)
-            let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
-            return TargetSnapshot(
-                target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
-                timestamp: WallClock.now(), duration: (clock.now - started).seconds, error: error)
+            snapshot(up: up, families: families, collectors: collectors, error: error, duration: clock.now - started)
         }
         func failed(_ message: String) -> TargetSnapshot {
             let outcome = CollectorOutcome(name: endpoint.collectorName, success: false, duration: (clock.now - started).seconds, error: message)
@@ -123,10 +119,17 @@ public struct AppPoolTargetCollector: TargetCollector {
 
     public func failedRound(error: String, duration: Duration) -> TargetSnapshot {
         let outcome = CollectorOutcome(name: endpoint.collectorName, success: false, duration: 0, error: error)
-        let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: 0)
+        return snapshot(up: false, families: [], collectors: [outcome], error: error, duration: duration)
+    }
+
+    /// A round's snapshot: the up family first, every family with the target's labels.
+    private func snapshot(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?,
+                          duration: Duration) -> TargetSnapshot {
+        let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: up ? 1 : 0)
+        let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
         return TargetSnapshot(
-            target: target.name, kind: target.kind, up: false, families: [upFamily.prefixed(with: target.seriesLabels)],
-            collectors: [outcome], timestamp: WallClock.now(), duration: duration.seconds, error: error)
+            target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
+            timestamp: WallClock.now(), duration: duration.seconds, error: error)
     }
 
     /// Each round is a transfer of its own: nothing to forget.
