@@ -117,6 +117,7 @@ import Testing
             await NotifierHarness.settled($0)
         }
         let received = harness.pagerDuty.received
+        try #require(received.count == 2)
         // The test policy's floor is 0.5 s (production: 30 s, doubling to 300 s).
         #expect(received[0].at.seconds(to: received[1].at) >= 0.49)
         #expect(await notifier.outboxState().records.first?.state == .delivered)
@@ -254,16 +255,18 @@ import Testing
     @Test func rateLimitSpacesMessages() async throws {
         let harness = try NotifierHarness()
         _ = try await harness.run([N.firing(rule: "A"), N.firing(rule: "B"), N.firing(rule: "C")],
-                                  config: harness.config(harness.yaml(receivers: ["team"], slackRate: "4/s", slackBurst: 1))) {
+                                  config: harness.config(harness.yaml(receivers: ["team"], slackRate: "2/s", slackBurst: 1))) {
             await NotifierHarness.settled($0)
         }
         let received = harness.slack.received
-        // 4/s with burst 1: a token every 0.25 s. A token bucket bounds the rate over a window, not
-        // each gap (a message held up by scheduling lets the next one follow sooner), so the class
-        // that counts is three messages over at least two intervals, with scheduling slack.
+        // 2/s with burst 1: a token every 0.5 s. The bucket's decisions are unit-tested on an
+        // injected clock (AlertingOutboxTests); here the class is "the receiver sees the spacing",
+        // measured at arrival, so each bound leaves 0.2 s for a send delayed by scheduling on a
+        // busy 2-core machine (CI once saw a 0.25 s gap arrive as 0.146 s).
         try #require(received.count == 3)
-        #expect(received[0].at.seconds(to: received[1].at) >= 0.15)
-        #expect(received[0].at.seconds(to: received[2].at) >= 0.4)
+        #expect(received[0].at.seconds(to: received[1].at) >= 0.3)
+        #expect(received[1].at.seconds(to: received[2].at) >= 0.3)
+        #expect(received[0].at.seconds(to: received[2].at) >= 0.8)
         await harness.cleanUp()
     }
 
