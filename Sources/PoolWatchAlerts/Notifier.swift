@@ -24,8 +24,8 @@ import ServiceLifecycle
 /// await notifier.enqueue(notifications)
 /// ```
 public actor Notifier: Service {
-    public nonisolated let config: AlertingConfig
-    nonisolated let environment: OutboxEnvironment
+    public private(set) var config: AlertingConfig
+    private(set) var environment: OutboxEnvironment
     private let sender: NotificationSender
     private let executor: any CurlExecutor
     /// Nil without a state directory: the outbox then lives in memory only.
@@ -186,6 +186,42 @@ public actor Notifier: Service {
 
     private var pendingStartupChanges: [OutboxChange] = []
 
+    // MARK: Reload
+
+    /// Takes a reloaded `alerting:` section: receivers (added, removed, new secrets, severities, rate
+    /// limits), the outbox cap and `client_url`. A receiver whose type and rate limit did not change
+    /// keeps its token bucket and any 429 pause; queued records of a removed receiver die with a
+    /// reason, as at a restart. The state directory and the cluster id stay (see `ReloadPlan`).
+    public func reconfigure(_ new: AlertingConfig) {
+        let old = config
+        config.receivers = new.receivers
+        config.outboxMaxRecords = new.outboxMaxRecords
+        config.clientURL = new.clientURL
+        environment.receivers = new.receivers
+        environment.maxRecords = new.outboxMaxRecords
+        environment.payload.clientURL = new.clientURL
+        secrets = Dictionary(uniqueKeysWithValues: new.receivers.map { ($0.name, $0.secret) })
+        // Old secrets stay known to the redactor: a send in flight may still quote one in its error.
+        for receiver in new.receivers { redactor.add(receiver.secret) }
+        limiters = Dictionary(uniqueKeysWithValues: new.receivers.map { receiver in
+            let previous = old.receiver(named: receiver.name)
+            if let previous, previous.type == receiver.type, previous.rateLimit == receiver.rateLimit, let kept = limiters[receiver.name] {
+                return (receiver.name, kept)
+            }
+            return (receiver.name, DeliveryRateLimiter(receiver.rateLimit, windowLimit: receiver.type == .pagerduty ? 60 : nil))
+        })
+        let names = Set(new.receivers.map(\.name))
+        pausedUntil = pausedUntil.filter { names.contains($0.key) }
+        consecutiveRateLimits = consecutiveRateLimits.filter { names.contains($0.key) }
+        let now = clock()
+        let changes = outbox.retire(environment: environment, now: now)
+        handle(changes, now: now)
+        markChanged()
+        metricsDirty = true
+        logger.info("notifier reconfigured", metadata: ["receivers": "\(new.receivers.map(\.displayName).joined(separator: ","))"])
+        wake()
+    }
+
     // MARK: Input
 
     /// Queues one notification; see ``enqueue(_:)-([AlertNotification])``.
@@ -258,7 +294,7 @@ public actor Notifier: Service {
             let now = clock()
             if now - lastHousekeeping >= 1 || now < lastHousekeeping {
                 lastHousekeeping = now
-                let changes = outbox.housekeeping(environment: environment, now: now)
+                let changes = outbox.housekeeping(environment: environment, now: now) + outbox.retire(environment: environment, now: now)
                 if !changes.isEmpty {
                     handle(changes, now: now)
                     markChanged()

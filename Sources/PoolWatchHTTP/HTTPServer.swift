@@ -18,7 +18,7 @@ public enum HTTPServer {
 
     /// Builds the application; it is a swift-service-lifecycle `Service`, run in the service group.
     public static func makeApplication(
-        listen: ListenAddress, store: SnapshotStore, targets: [TargetConfig], logger: Logger,
+        listen: ListenAddress, store: SnapshotStore, targets: @escaping @Sendable () -> [TargetConfig], logger: Logger,
         connectionGuard: ConnectionGuard = ConnectionGuard(limit: 512),
         firingAlerts: @escaping @Sendable (Double) -> [StatusAlert] = { _ in [] },
         extraRoutes: [RouteInstaller] = [],
@@ -45,10 +45,10 @@ public enum HTTPServer {
             let (ready, reason) = store.readiness()
             return plain(ready ? .ok : .serviceUnavailable, reason + "\n")
         }
-        // Who holds the pool, from the latest rounds' rows: no SQL on request.
-        let pairs = Diagnosis.pairs(for: targets)
+        // Who holds the pool, from the latest rounds' rows: no SQL on request. `targets` is read per
+        // request: a reload may have changed them.
         router.get("/diagnose") { _, _ -> Response in
-            let diagnosis = Diagnosis.make(snapshots: store.snapshots, pairs: pairs, now: store.now())
+            let diagnosis = Diagnosis.make(snapshots: store.snapshots, pairs: Diagnosis.pairs(for: targets()), now: store.now())
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let body = (try? encoder.encode(diagnosis)).map { Array($0) } ?? Array("{}".utf8)
@@ -57,8 +57,10 @@ public enum HTTPServer {
         router.get("/") { _, _ -> Response in
             let now = store.now()
             let snapshots = store.snapshots
+            let targets = targets()
             let page = LandingPage.render(
-                targets: targets, snapshots: snapshots, diagnosis: Diagnosis.make(snapshots: snapshots, pairs: pairs, now: now),
+                targets: targets, snapshots: snapshots,
+                diagnosis: Diagnosis.make(snapshots: snapshots, pairs: Diagnosis.pairs(for: targets), now: now),
                 alerts: firingAlerts(now), now: now)
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: page)))

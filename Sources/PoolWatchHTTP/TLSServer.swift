@@ -29,20 +29,35 @@ public final class TLSCertificateStore: Sendable {
         var device: UInt64, inode: UInt64, size: Int64, mtimeSeconds: Int, mtimeNanoseconds: Int
     }
     private struct State {
+        var config: TLSServerConfig
         var pair: Pair
         var versions: [FileVersion?]
         /// The versions that failed to load last time, so a broken file is reported once, not every check.
         var failedVersions: [FileVersion?]?
     }
 
-    public let config: TLSServerConfig
     private let state: Mutex<State>
+
+    /// The settings in use; `cert_file` and `key_file` may change with a reload (`adopt(_:)`).
+    public var config: TLSServerConfig { state.withLock { $0.config } }
 
     /// Loads the pair; throws (with the file named, never its content) when it cannot be served.
     public init(config: TLSServerConfig) throws {
-        self.config = config
         let versions = Self.versions(config)
-        state = Mutex(State(pair: try Self.load(config), versions: versions))
+        state = Mutex(State(config: config, pair: try Self.load(config), versions: versions))
+    }
+
+    /// A reloaded web config named other certificate files: serve the pair `other` loaded from them
+    /// from the next handshake on, and watch those files from now on.
+    public func adopt(_ other: TLSCertificateStore) {
+        let taken = other.state.withLock { ($0.config, $0.pair, $0.versions) }
+        state.withLock {
+            $0.config.certFile = taken.0.certFile
+            $0.config.keyFile = taken.0.keyFile
+            $0.pair = taken.1
+            $0.versions = taken.2
+            $0.failedVersions = nil
+        }
     }
 
     static func versions(_ config: TLSServerConfig) -> [FileVersion?] {
@@ -90,12 +105,15 @@ public final class TLSCertificateStore: Sendable {
 
     /// Re-reads the files if they changed since the last load. Blocking file I/O: call off the event loops.
     public func refreshIfChanged() -> Refresh {
+        let config = config
         let versions = Self.versions(config)
         let (current, failed) = state.withLock { ($0.versions, $0.failedVersions) }
         if versions == current || versions == failed { return .unchanged }
         do {
             let pair = try Self.load(config)
             state.withLock {
+                // Unless a reload switched files meanwhile.
+                guard $0.config == config else { return }
                 $0.pair = pair
                 $0.versions = versions
                 $0.failedVersions = nil
@@ -122,7 +140,7 @@ public final class TLSCertificateStore: Sendable {
 
     /// The TLS settings of `tls_server_config` for HummingbirdTLS.
     public func channelConfiguration() throws -> TLSChannelConfiguration {
-        let pair = state.withLock { $0.pair }
+        let (config, pair) = state.withLock { ($0.config, $0.pair) }
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: pair.chain.map { .certificate($0) }, privateKey: .privateKey(pair.key))
         tls.minimumTLSVersion = Self.version(config.minVersion)

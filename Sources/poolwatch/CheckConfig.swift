@@ -14,6 +14,7 @@ struct CheckConfig: ParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() throws {
+        let webConfigFile: String?
         do {
             let (config, _) = try options.load(path: file)
             print("\(file): OK")
@@ -24,15 +25,17 @@ struct CheckConfig: ParsableCommand {
                 print("  - \(target.name) [\(target.kind.rawValue)] every \(DurationParser.format(target.interval)), "
                       + "collection_timeout \(DurationParser.format(target.collectionTimeout)): \(target.redactedDSN)")
             }
+            webConfigFile = config.webConfigFile
         } catch let errors as ConfigErrors {
             printError("\(file): \(errors.errors.count) error\(errors.errors.count == 1 ? "" : "s")")
             for error in errors.errors { printError("  \(error)") }
             throw ExitCode(1)
         }
         // The web config too, certificate files included (they are loaded as the server would).
-        guard let path = options.webConfigPath else { return }
+        guard let path = webConfigFile else { return }
         do {
-            if let (web, _) = try options.loadWeb() { print("\(path): OK\n  \(web.summary)") }
+            let (web, _) = try options.loadWeb(path: path)
+            print("\(path): OK\n  \(web.summary)")
         } catch {
             printError("\(path): \(error.errors.count) error\(error.errors.count == 1 ? "" : "s")")
             for error in error.errors { printError("  \(error)") }

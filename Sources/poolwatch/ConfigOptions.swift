@@ -21,18 +21,12 @@ struct ConfigOptions: ParsableArguments {
     var logLevel: String?
 
     @Option(name: .customLong("web.config.file"),
-            help: "Web configuration (TLS, client certificates, basic auth, headers) in Prometheus exporter-toolkit format (also $POOLWATCH_WEB_CONFIG_FILE).")
+            help: "Web configuration (TLS, client certificates, basic auth, headers) in Prometheus exporter-toolkit format (also $POOLWATCH_WEB_CONFIG_FILE or the web_config_file key).")
     var webConfigFile: String?
 
-    /// The web configuration file in use: --web.config.file or $POOLWATCH_WEB_CONFIG_FILE.
-    var webConfigPath: String? {
-        webConfigFile ?? ProcessEnvironment.current["POOLWATCH_WEB_CONFIG_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    /// The web configuration with its certificate files loaded; nil without a file. Every mistake is
-    /// thrown, with its key path; a file's content (a key, a hash) never appears in a message.
-    func loadWeb() throws(ConfigErrors) -> (config: WebConfig, security: WebSecurity)? {
-        guard let path = webConfigPath else { return nil }
+    /// The web configuration at `path` with its certificate files loaded. Every mistake is thrown,
+    /// with its key path; a file's content (a key, a hash) never appears in a message.
+    func loadWeb(path: String) throws(ConfigErrors) -> (config: WebConfig, security: WebSecurity) {
         let yaml: String
         do {
             yaml = try FileReader.read(path, limit: ConfigLoader.maxFileBytes)
@@ -67,7 +61,7 @@ struct ConfigOptions: ParsableArguments {
                 throw ConfigErrors([ConfigError("", "cannot read configuration file \"\(path)\": \(error)")])
             }
         }
-        let overrides = ConfigLoader.Overrides(listen: listenAddress, logFormat: logFormat, logLevel: logLevel)
+        let overrides = ConfigLoader.Overrides(listen: listenAddress, logFormat: logFormat, logLevel: logLevel, webConfigFile: webConfigFile)
         return (try loader.load(yaml: yaml, overrides: overrides), path)
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import PoolWatchCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,8 +18,28 @@ func fwriteToStderr(_ bytes: inout [UInt8]) -> Int {
 struct StructuredLogHandler: LogHandler {
     var format: LogFormat
     var label: String
-    var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
+
+    init(format: LogFormat, label: String) {
+        self.format = format
+        self.label = label
+    }
+
+    /// One level for the whole process, so a reload changes it for every logger already handed out
+    /// (each `Logger` holds a copy of its handler).
+    private static let level = Atomic<Int>(index(.info))
+    private static func index(_ level: Logger.Level) -> Int { Logger.Level.allCases.firstIndex(of: level) ?? 2 }
+
+    /// The process-wide level (`log_level` of the running configuration).
+    static var processLevel: Logger.Level {
+        get { Logger.Level.allCases[level.load(ordering: .relaxed)] }
+        set { level.store(index(newValue), ordering: .relaxed) }
+    }
+
+    var logLevel: Logger.Level {
+        get { Self.processLevel }
+        set { Self.processLevel = newValue }
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }

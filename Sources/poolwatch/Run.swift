@@ -16,7 +16,13 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(name: .customLong("web.enable-lifecycle"),
+          help: "Enable POST /-/reload (reload the configuration, as SIGHUP does), as Prometheus' flag of the same name.")
+    var enableLifecycle = false
+
     func run() async throws {
+        // Trapped first: from here on a SIGHUP reloads (ReloadOnSignal) instead of ending the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let config: PoolwatchConfig
         let path: String?
         do {
@@ -26,18 +32,21 @@ struct Run: AsyncParsableCommand {
             for error in errors.errors { printError("  \(error)") }
             throw ExitCode(2)
         }
-        let web: (config: WebConfig, security: WebSecurity)?
-        do {
-            web = try options.loadWeb()
-        } catch {
-            printError("poolwatch: invalid web configuration in \(options.webConfigPath ?? ""):")
-            for error in error.errors { printError("  \(error)") }
-            throw ExitCode(2)
+        var web: (config: WebConfig, security: WebSecurity)?
+        if let webPath = config.webConfigFile {
+            do {
+                web = try options.loadWeb(path: webPath)
+            } catch {
+                printError("poolwatch: invalid web configuration in \(webPath):")
+                for error in error.errors { printError("  \(error)") }
+                throw ExitCode(2)
+            }
         }
 
         let format = config.logFormat
         let level = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
-        LoggingSystem.bootstrap { label in StructuredLogHandler(format: format, label: label, logLevel: level) }
+        StructuredLogHandler.processLevel = level
+        LoggingSystem.bootstrap { label in StructuredLogHandler(format: format, label: label) }
         let logger = Logger(label: "poolwatch")
         logger.info("starting", metadata: [
             "version": "\(PoolwatchCommand.version)", "config": "\(path ?? "(none: libpq defaults)")",
@@ -54,18 +63,12 @@ struct Run: AsyncParsableCommand {
             targets: config.targets.map { ($0.name, $0.kind) },
             buildInfo: .init(version: PoolwatchCommand.version, swiftVersion: swiftVersion),
             clock: { WallClock.now() })
-        // A libpq target may hold two threads while its server is frozen (the abandoned statement and its
-        // PQcancel), an http_json or app_metrics target one (libcurl keeps its own timeout); one more for slack.
-        let executor = BlockingExecutor(threads: config.targets.reduce(1) { $0 + ($1.kind == .httpJSON || $1.kind == .appMetrics ? 1 : 2) })
+        let running = RunningConfig(config)
         // The HTTP port is bound before the first collection round: when it cannot be, no round runs.
         let listening = StartGate()
-        let pairs = Diagnosis.pairs(for: config.targets)
-        var services: [any Service] = []
-        for target in config.targets {
-            let collector = TargetFactory.collector(
-                for: target, executor: executor, userAgent: "poolwatch/\(PoolwatchCommand.version)")
-            services.append(TargetService(collector: collector, store: store, logger: logger, startGate: listening))
-        }
+        let supervisor = TargetSupervisor(
+            targets: config.targets, store: store, logger: logger, startGate: listening, userAgent: "poolwatch/\(PoolwatchCommand.version)")
+        var services: [any Service] = [supervisor]
         // Local alert evaluation: the built-in rules with the configured overrides and silences.
         var engine = AlertEngine(rules: try config.alertRules.rules())
         engine.silences = config.alertRules.silences
@@ -109,8 +112,7 @@ struct Run: AsyncParsableCommand {
         board.notifier = notifier
         let pager = notifier
         services.append(AlertEvaluationService(
-            store: store, engine: engine,
-            interval: config.alertRules.evaluationInterval ?? config.targets.map(\.interval).min() ?? 15,
+            store: store, engine: engine, interval: config.evaluationInterval,
             stateDirectory: stateDirectory, logger: logger, status: board,
             // After a loss of outbox records: the alerts firing now that were announced before.
             reconcile: { firing in
@@ -121,6 +123,7 @@ struct Run: AsyncParsableCommand {
             deliver: { transitions in
                 // Pages about a full or held pool name the holders of the round that fired.
                 let needsHolders = transitions.contains { $0.kind == .fired && Diagnosis.holderRules.contains($0.ruleName) }
+                let pairs = needsHolders ? Diagnosis.pairs(for: running.current.targets) : [:]
                 let diagnosis = needsHolders ? Diagnosis.make(snapshots: store.snapshots, pairs: pairs, now: store.now()) : nil
                 await pager?.enqueue(transitions.map { transition in
                     var notification = AlertNotification(transition: transition)
@@ -132,23 +135,29 @@ struct Run: AsyncParsableCommand {
             }))
 
         let listen = config.listen
-        let security = web?.security ?? .none
+        let security = try web?.security ?? WebSecurity(config: WebConfig())
+        let reloader = ConfigReloader(
+            options: options, running: running, web: web?.config, supervisor: supervisor, store: store, board: board,
+            notifier: notifier, security: security, logger: logger)
+        services.append(ReloadOnSignal(signals: hangups, reloader: reloader))
         if let tls = security.tls {
             services.append(TLSCertificateWatcher(store: tls, logger: logger))
         }
         let descriptors = ConnectionGuard.raiseDescriptorLimit()
         let connectionGuard = ConnectionGuard(limit: ConnectionGuard.defaultLimit(descriptors: descriptors))
         services.append(try HTTPServer.makeApplication(
-            listen: listen, store: store, targets: config.targets, logger: logger, connectionGuard: connectionGuard,
+            listen: listen, store: store, targets: { running.current.targets }, logger: logger, connectionGuard: connectionGuard,
             firingAlerts: { now in board.firing(at: now) },
             extraRoutes: [{ router in
                 router.get("/alerts") { _, _ -> Response in
                     Response(status: .ok, headers: [.contentType: "application/json"],
                              body: .init(byteBuffer: ByteBuffer(bytes: await board.cachedJSON(at: WallClock.now()))))
                 }
+            }, { [enableLifecycle] router in
+                LifecycleRoutes.install(on: router, enabled: enableLifecycle, reloader: reloader)
             }],
             security: security,
-            onRunning: { port in
+            onRunning: { [web] port in
                 logger.info("listening", metadata: [
                     "address": "\(listen.host):\(port)", "max_connections": "\(connectionGuard.limit)", "fd_limit": "\(descriptors)",
                     "web": "\(web?.config.summary ?? "plain HTTP; no basic auth (no --web.config.file)")",
@@ -168,11 +177,9 @@ struct Run: AsyncParsableCommand {
                 printError("poolwatch: listen_address: \(listen.host):\(listen.port) is already in use by another process")
             }
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
-            await executor.shutdown()
             await curlPool.shutdown()
             throw ExitCode(1)
         }
-        await executor.shutdown()
         await curlPool.shutdown()
         logger.info("stopped")
     }

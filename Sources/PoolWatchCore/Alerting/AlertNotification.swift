@@ -45,6 +45,9 @@ public struct AlertNotification: Sendable, Equatable {
     /// Who held the pool in the round that fired (`idle in transaction for 6m12s: leaky-orders from
     /// 10.0.0.7:53012, backend pid 48211, …`), the most suspicious first; empty for other rules.
     public var holders: [String] = []
+    /// For a resolve that was not observed but forced: why (`target pgb-2 was removed from the
+    /// configuration`). Nil for an ordinary resolve.
+    public var resolveReason: String?
 
     public init(
         kind: Kind, alertName: String, severity: NotificationSeverity, identityLabels: [Label], summary: String,

@@ -414,10 +414,16 @@ public struct OutboxState: Sendable, Equatable {
     /// Startup after a crash or restart: in-flight records go back to pending (at least once), and
     /// records for receivers no longer configured die with a clear reason.
     public mutating func recover(environment: OutboxEnvironment, now: Double) -> [OutboxChange] {
+        for index in records.indices where records[index].state == .inFlight { records[index].state = .pending }
+        return retire(environment: environment, now: now)
+    }
+
+    /// Open records of receivers no longer configured (a restart or a reload removed them) die with a
+    /// clear reason; a record being sent right now is left to finish its attempt.
+    public mutating func retire(environment: OutboxEnvironment, now: Double) -> [OutboxChange] {
         var changes: [OutboxChange] = []
         announced = announced.filter { environment.receiver($0.receiver) != nil }
-        for index in records.indices where records[index].state.isOpen {
-            if records[index].state == .inFlight { records[index].state = .pending }
+        for index in records.indices where records[index].state.isOpen && records[index].state != .inFlight {
             if environment.receiver(records[index].receiver) == nil {
                 records[index].lastError = "receiver \(records[index].receiver) is no longer configured"
                 finish(index, .dead, now: now)

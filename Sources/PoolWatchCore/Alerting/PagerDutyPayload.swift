@@ -102,6 +102,7 @@ public enum PagerDutyPayload {
             "threshold": notification.threshold.map { .number($0) },
             "firing_since": .string(AlertText.rfc3339(notification.startsAt)),
             "resolved_at": notification.kind == .resolve ? .string(AlertText.rfc3339(notification.at)) : nil,
+            "resolve_reason": .optionalString(notification.kind == .resolve ? notification.resolveReason : nil),
             "labels": labels,
             "holders": notification.holders.isEmpty ? nil
                 : .array(notification.holders.prefix(holderLimit).map { .string(AlertText.truncate($0, to: holderLength)) }),

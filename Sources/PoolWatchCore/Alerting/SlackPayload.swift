@@ -140,6 +140,9 @@ public enum SlackPayload {
             lines.append(pending >= 1 ? "*Firing since:* \(since) (for \(AlertText.duration(pending)))" : "*Firing since:* \(since)")
         } else {
             lines.append("*Fired:* \(since), *resolved:* \(AlertText.rfc3339(notification.at, milliseconds: false))")
+            if let reason = notification.resolveReason {
+                lines.append("*Resolved because:* \(escape(AlertText.truncate(AlertText.singleLine(reason), to: 300)))")
+            }
         }
         if !notification.identityLabels.isEmpty {
             let labels = notification.identityLabels.map { "\($0.name)=\(AlertText.truncate(AlertText.singleLine($0.value), to: 200))" }

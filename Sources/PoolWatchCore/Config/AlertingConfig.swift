@@ -10,7 +10,7 @@
 ///   silences:
 ///     - {matchers: 'PoolwatchPoolSaturated{target="bouncer-2"}', ends_at: "2026-12-01T00:00:00Z", comment: maintenance}
 /// ```
-public struct AlertRulesConfig: Sendable {
+public struct AlertRulesConfig: Sendable, Equatable {
     public var evaluationInterval: Double?
     public var ruleOverrides: [String: RuleOverride]
     public var silences: [AlertSilence]

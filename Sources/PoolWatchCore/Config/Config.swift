@@ -1,5 +1,5 @@
 /// The validated, immutable configuration of one poolwatch process.
-public struct PoolwatchConfig: Sendable {
+public struct PoolwatchConfig: Sendable, Equatable {
     public var listen: ListenAddress
     public var logFormat: LogFormat
     public var logLevel: LogLevel
@@ -8,6 +8,9 @@ public struct PoolwatchConfig: Sendable {
     public var alerting: AlertingConfig
     /// Evaluation interval, rule overrides, silences.
     public var alertRules: AlertRulesConfig
+    /// The exporter-toolkit web configuration (TLS, basic auth, headers): `web_config_file`,
+    /// `$POOLWATCH_WEB_CONFIG_FILE` or `--web.config.file`; nil: plain HTTP, no auth.
+    public var webConfigFile: String?
 
     public static let defaultPort = 9646
 
@@ -53,7 +56,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-public enum LogFormat: String, Sendable, CaseIterable {
+public enum LogFormat: String, Sendable, CaseIterable, Equatable {
     case logfmt
     case json
 }
@@ -72,7 +75,7 @@ public enum TargetKind: String, Sendable, CaseIterable {
 }
 
 /// One thing poolwatch attaches to, with its own connection, interval and timeouts.
-public struct TargetConfig: Sendable {
+public struct TargetConfig: Sendable, Equatable {
     public var name: String
     public var kind: TargetKind
     /// libpq conninfo or URI; may hold a password, so it is a `Secret`. Empty means libpq defaults

@@ -26,10 +26,12 @@ public struct ConfigLoader: Sendable {
         public var listen: String?
         public var logFormat: String?
         public var logLevel: String?
-        public init(listen: String? = nil, logFormat: String? = nil, logLevel: String? = nil) {
+        public var webConfigFile: String?
+        public init(listen: String? = nil, logFormat: String? = nil, logLevel: String? = nil, webConfigFile: String? = nil) {
             self.listen = listen
             self.logFormat = logFormat
             self.logLevel = logLevel
+            self.webConfigFile = webConfigFile
         }
     }
 
@@ -41,9 +43,10 @@ public struct ConfigLoader: Sendable {
         "POOLWATCH_LISTEN_ADDRESS": "listen_address",
         "POOLWATCH_LOG_FORMAT": "log_format",
         "POOLWATCH_LOG_LEVEL": "log_level",
+        "POOLWATCH_WEB_CONFIG_FILE": "web_config_file",
     ]
 
-    static let topKeys = ["listen_address", "log_format", "log_level", "targets"] + alertingTopKeys
+    static let topKeys = ["listen_address", "log_format", "log_level", "web_config_file", "targets"] + alertingTopKeys
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements", "postgres_target",
@@ -68,7 +71,7 @@ public struct ConfigLoader: Sendable {
         }
 
         func setting(_ key: String, flag: String?) -> (value: String, path: String)? {
-            if let flag { return (flag, "--\(key.replacingUnderscores())") }
+            if let flag { return (flag, key == "web_config_file" ? "--web.config.file" : "--\(key.replacingUnderscores())") }
             if let (variable, _) = Self.environmentKeys.first(where: { $0.value == key }), let value = environment[variable] {
                 return (value, "$\(variable)")
             }
@@ -89,6 +92,11 @@ public struct ConfigLoader: Sendable {
         var logLevel = LogLevel.info
         if let (text, path) = setting("log_level", flag: overrides.logLevel) {
             logLevel = reader.oneOf(text, path: path, LogLevel.self) ?? logLevel
+        }
+
+        var webConfigFile: String?
+        if let (text, _) = setting("web_config_file", flag: overrides.webConfigFile), !text.isEmpty {
+            webConfigFile = text
         }
 
         var targets: [TargetConfig] = []
@@ -119,8 +127,10 @@ public struct ConfigLoader: Sendable {
         let alerting = parseAlerting(top, reader: &reader)
         let alertRules = parseAlertRules(top["alerting"], reader: &reader)
         if !reader.errors.isEmpty { throw ConfigErrors(reader.errors) }
-        return PoolwatchConfig(listen: listen, logFormat: logFormat, logLevel: logLevel, targets: targets,
-                               alerting: alerting, alertRules: alertRules)
+        var config = PoolwatchConfig(listen: listen, logFormat: logFormat, logLevel: logLevel, targets: targets,
+                                     alerting: alerting, alertRules: alertRules)
+        config.webConfigFile = webConfigFile
+        return config
     }
 
     private func parseTarget(_ node: Node, path: String, reader: inout NodeReader) -> TargetConfig? {

@@ -60,15 +60,17 @@ public struct AlertEngine: Sendable {
         public var inhibited: Bool
     }
 
-    public let rules: [AlertRule]
+    public private(set) var rules: [AlertRule]
     public let options: Options
     public private(set) var history: SeriesHistory
     /// Silences from configuration; replace them whenever they change.
     public var silences: [AlertSilence] = []
     /// Instances by rule name, then identity.
     private(set) var instances: [String: [LabelSet: AlertInstance]] = [:]
-    /// Restored instances of rules that no longer exist; resolved (if notified) at the next evaluation.
+    /// Instances whose rule or target no longer exists (restored from an older configuration, or
+    /// dropped by a reload); resolved (if notified) at the next evaluation, with the reason by key.
     private var orphans: [AlertInstance] = []
+    private var orphanReasons: [String: String] = [:]
     public private(set) var evaluationCount = 0
     /// Cumulative evaluation failures per rule.
     public private(set) var failureCounts: [String: Int] = [:]
@@ -198,9 +200,12 @@ public struct AlertEngine: Sendable {
         var transitions: [AlertTransition] = []
         for var orphan in orphans where orphan.notified {
             orphan.forceResolve(at: time)
-            transitions.append(AlertTransition(.resolved, orphan, rule: nil))
+            var transition = AlertTransition(.resolved, orphan, rule: nil)
+            transition.reason = orphanReasons[orphan.key] ?? "its rule no longer exists"
+            transitions.append(transition)
         }
         orphans = []
+        orphanReasons = [:]
         let inhibited = inhibitedTargets()
         for rule in rules {
             guard var current = instances[rule.name] else { continue }
@@ -245,6 +250,36 @@ public struct AlertEngine: Sendable {
 
     private func isInhibited(_ instance: AlertInstance, rule: AlertRule, inhibitedTargets: Set<String>) -> Bool {
         !rule.inhibitsSameTarget && instance.identity["target"].map(inhibitedTargets.contains) == true
+    }
+
+    // MARK: Reload
+
+    /// Takes a reloaded configuration's rules and silences. Instances of rules that still exist keep
+    /// their state (a firing alert stays firing and is not paged again, a pending one keeps its timer,
+    /// and the next evaluation judges it against the new threshold); instances of rules that are gone,
+    /// and of `removedTargets`, resolve at the next evaluation if their `fired` went out, saying why.
+    public mutating func reconfigure(rules newRules: [AlertRule], silences: [AlertSilence], removedTargets: Set<String>) {
+        let names = Set(newRules.map(\.name))
+        for (rule, byIdentity) in instances {
+            for (identity, instance) in byIdentity {
+                let reason: String
+                if !names.contains(rule) {
+                    reason = "rule \(rule) was removed or disabled by a configuration reload"
+                } else if let target = identity["target"], removedTargets.contains(target) {
+                    reason = "target \(target) was removed from the configuration"
+                } else {
+                    continue
+                }
+                instances[rule]?[identity] = nil
+                guard instance.phase != .resolved else { continue }
+                orphans.append(instance)
+                orphanReasons[instance.key] = reason
+            }
+            if instances[rule]?.isEmpty == true { instances[rule] = nil }
+        }
+        rules = newRules
+        self.silences = silences
+        history.retain(for: newRules.flatMap { $0.expr.selectors })
     }
 
     /// Every known instance (pending, firing, held, recently resolved), by rule order then labels.

@@ -26,6 +26,8 @@ public struct AlertTransition: Sendable, Equatable {
     public var resolvedAt: Double?
     /// `Rule{label="value", …}`: stable across restarts; use it for dedup keys.
     public var key: String
+    /// Why a `resolved` was forced rather than observed (its target or rule left the configuration).
+    public var reason: String?
 
     init(_ kind: Kind, _ instance: AlertInstance, rule: AlertRule?) {
         self.kind = kind

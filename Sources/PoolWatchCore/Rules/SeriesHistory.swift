@@ -41,9 +41,9 @@ public struct SeriesHistory: Sendable {
 
     public let limits: Limits
     /// Milliseconds of samples kept per metric name.
-    let windows: [String: Int64]
+    private(set) var windows: [String: Int64]
     /// Window for names not listed in `windows`; nil means such names are not kept at all.
-    let otherNamesWindow: Int64?
+    private(set) var otherNamesWindow: Int64?
     /// Series by metric name, then by their labels without `__name__`.
     var series: [String: [LabelSet: [Point]]] = [:]
     public private(set) var seriesCount = 0
@@ -69,6 +69,19 @@ public struct SeriesHistory: Sendable {
         self.windows = windows
         self.otherNamesWindow = other
         self.limits = limits
+    }
+
+    /// Keeps what `selectors` read from now on (a reloaded rule set): series the new rules still
+    /// read keep their points, so a rule whose threshold changed does not start from an empty window;
+    /// names no rule reads any more are dropped.
+    public mutating func retain(for selectors: [(VectorSelector, Int64)]) {
+        let fresh = SeriesHistory(retainingFor: selectors, limits: limits)
+        windows = fresh.windows
+        otherNamesWindow = fresh.otherNamesWindow
+        for name in series.keys where window(for: name) == nil {
+            seriesCount -= series[name]?.count ?? 0
+            series[name] = nil
+        }
     }
 
     /// A history that keeps every metric name for `window` seconds (tests and ad-hoc queries).

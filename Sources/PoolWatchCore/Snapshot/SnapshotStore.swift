@@ -27,6 +27,8 @@ public final class SnapshotStore: Sendable {
     }
 
     struct State: Sendable {
+        /// The targets of the running configuration, in its order.
+        var configured: [(name: String, kind: TargetKind)]
         var generation = 0
         var targets: [String: TargetSnapshot] = [:]
         /// Families published by other parts of poolwatch (alerting, notifier), by source name.
@@ -39,17 +41,32 @@ public final class SnapshotStore: Sendable {
         var truncatedLabelValues: [String: Int] = [:]
     }
 
-    public let configured: [(name: String, kind: TargetKind)]
+    /// The targets of the running configuration, in its order.
+    public var configured: [(name: String, kind: TargetKind)] { state.withLock { $0.configured } }
     let buildInfo: BuildInfo
     let state: Mutex<State>
     let clock: @Sendable () -> Double
 
     public init(targets: [(name: String, kind: TargetKind)], buildInfo: BuildInfo, clock: @escaping @Sendable () -> Double) {
-        self.configured = targets
         self.buildInfo = buildInfo
         self.clock = clock
         let initial = Self.encode(targets: [:], extras: [:], truncated: [:], configured: targets, buildInfo: buildInfo, generation: 0)
-        self.state = Mutex(State(encoded: initial))
+        self.state = Mutex(State(configured: targets, encoded: initial))
+    }
+
+    /// A reloaded configuration's targets: a removed target's series leave the exposition now (a
+    /// round of it still running when it was removed publishes nothing); a kept or changed one keeps
+    /// its latest snapshot until its next round, so its graphs have no gap.
+    public func reconfigure(targets: [(name: String, kind: TargetKind)]) {
+        let names = Set(targets.map(\.name))
+        let (generation, configured, kept, extras, truncated) = state.withLock { state in
+            state.generation += 1
+            state.configured = targets
+            state.targets = state.targets.filter { names.contains($0.key) }
+            state.truncatedLabelValues = state.truncatedLabelValues.filter { names.contains($0.key) }
+            return (state.generation, state.configured, state.targets, state.extras, state.truncatedLabelValues)
+        }
+        reencode(generation: generation, configured: configured, targets: kept, extras: extras, truncated: truncated)
     }
 
     /// Replaces a target's snapshot (label values capped, see `LabelValueCap`) and re-encodes the exposition.
@@ -57,26 +74,30 @@ public final class SnapshotStore: Sendable {
         var snapshot = snapshot
         let capped = LabelValueCap.apply(snapshot.families)
         snapshot.families = capped.families
-        let (generation, targets, extras, truncated) = state.withLock { state in
-            state.generation += 1
-            state.targets[snapshot.target] = snapshot
-            state.truncatedLabelValues[snapshot.target, default: 0] += capped.truncated
-            return (state.generation, state.targets, state.extras, state.truncatedLabelValues)
-        }
-        reencode(generation: generation, targets: targets, extras: extras, truncated: truncated)
+        let published: (Int, [(name: String, kind: TargetKind)], [String: TargetSnapshot], [String: [MetricFamily]], [String: Int])? =
+            state.withLock { state in
+                guard state.configured.contains(where: { $0.name == snapshot.target }) else { return nil }
+                state.generation += 1
+                state.targets[snapshot.target] = snapshot
+                state.truncatedLabelValues[snapshot.target, default: 0] += capped.truncated
+                return (state.generation, state.configured, state.targets, state.extras, state.truncatedLabelValues)
+            }
+        guard let (generation, configured, targets, extras, truncated) = published else { return }
+        reencode(generation: generation, configured: configured, targets: targets, extras: extras, truncated: truncated)
     }
 
     /// Replaces the families another component contributes (e.g. `"alerts"`), and re-encodes.
     public func publishExtra(_ source: String, families: [MetricFamily]) {
-        let (generation, targets, extras, truncated) = state.withLock { state in
+        let (generation, configured, targets, extras, truncated) = state.withLock { state in
             state.generation += 1
             state.extras[source] = families
-            return (state.generation, state.targets, state.extras, state.truncatedLabelValues)
+            return (state.generation, state.configured, state.targets, state.extras, state.truncatedLabelValues)
         }
-        reencode(generation: generation, targets: targets, extras: extras, truncated: truncated)
+        reencode(generation: generation, configured: configured, targets: targets, extras: extras, truncated: truncated)
     }
 
-    private func reencode(generation: Int, targets: [String: TargetSnapshot], extras: [String: [MetricFamily]], truncated: [String: Int]) {
+    private func reencode(generation: Int, configured: [(name: String, kind: TargetKind)], targets: [String: TargetSnapshot],
+                          extras: [String: [MetricFamily]], truncated: [String: Int]) {
         // Encode outside the lock; a slower encoder of an older generation never overwrites a newer one.
         let encoded = Self.encode(
             targets: targets, extras: extras, truncated: truncated, configured: configured, buildInfo: buildInfo, generation: generation)
@@ -87,7 +108,7 @@ public final class SnapshotStore: Sendable {
 
     /// The latest snapshot of every target that has published.
     public var snapshots: [TargetSnapshot] {
-        state.withLock { state in configured.compactMap { state.targets[$0.name] } }
+        state.withLock { state in state.configured.compactMap { state.targets[$0.name] } }
     }
 
     /// One scrape's body: the cached exposition plus the per-scrape tail (with `extra`, families whose
@@ -107,7 +128,7 @@ public final class SnapshotStore: Sendable {
     /// metrics (`poolwatch_target_up`, collector success). Families from `publishExtra` are left out,
     /// so the rules never evaluate their own output.
     public func evaluationFamilies() -> [MetricFamily] {
-        let targets = state.withLock { $0.targets }
+        let (configured, targets) = state.withLock { ($0.configured, $0.targets) }
         return configured.flatMap { targets[$0.name]?.families ?? [] }
             + Self.selfFamilies(targets: targets, configured: configured, buildInfo: buildInfo)
     }
@@ -120,7 +141,7 @@ public final class SnapshotStore: Sendable {
 
     /// Ready once every target has had one collection attempt and at least one target is up.
     public func readiness() -> (ready: Bool, reason: String) {
-        let targets = state.withLock { $0.targets }
+        let (configured, targets) = state.withLock { ($0.configured, $0.targets) }
         let pending = configured.filter { targets[$0.name] == nil }.map(\.name)
         if !pending.isEmpty { return (false, "waiting for a first collection of: \(pending.joined(separator: ", "))") }
         if targets.values.contains(where: \.up) { return (true, "ok") }

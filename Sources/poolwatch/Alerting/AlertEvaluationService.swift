@@ -18,9 +18,9 @@ import Glibc
 /// outbox), then persists the engine state, so a firing alert is still firing after a restart and is
 /// not paged twice. Targets whose last round failed are passed as unavailable: missing data never
 /// resolves an alert.
-struct AlertEvaluationService: Service {
+struct AlertEvaluationService: Service, CustomStringConvertible {
+    var description: String { "AlertEvaluationService" }
     let store: SnapshotStore
-    let interval: Double
     /// Nil: memory only.
     let stateDirectory: StateDirectory?
     let logger: Logger
@@ -36,7 +36,7 @@ struct AlertEvaluationService: Service {
          status: AlertStatusBoard, reconcile: @escaping @Sendable ([AlertTransition]) async -> Void,
          deliver: @escaping @Sendable ([AlertTransition]) async -> Void) {
         self.store = store
-        self.interval = interval
+        status.interval.withLock { $0 = interval }
         self.stateDirectory = stateDirectory
         self.logger = logger
         self.status = status
@@ -52,7 +52,8 @@ struct AlertEvaluationService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await tick(at: WallClock.now())
-                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                // Read each time: a reload may change it.
+                try? await Task.sleep(for: .milliseconds(Int(status.interval.withLock { $0 } * 1000)))
             }
         }
     }
@@ -70,9 +71,11 @@ struct AlertEvaluationService: Service {
             logger.warning("rule evaluation failed", metadata: ["rule": "\(failure.rule)", "error": "\(failure.message)"])
         }
         for transition in outcome.transitions {
-            logger.notice(transition.kind == .fired ? "alert firing" : "alert resolved", metadata: [
+            var metadata: Logger.Metadata = [
                 "alertname": "\(transition.ruleName)", "severity": "\(transition.severity.rawValue)", "key": "\(transition.key)",
-            ])
+            ]
+            if let reason = transition.reason { metadata["reason"] = "\(reason)" }
+            logger.notice(transition.kind == .fired ? "alert firing" : "alert resolved", metadata: metadata)
         }
         if !outcome.transitions.isEmpty { await deliver(outcome.transitions) }
         persist(at: now)
@@ -122,6 +125,7 @@ extension AlertNotification {
             summary: t.annotations["summary"] ?? "", description: t.annotations["description"] ?? "",
             runbookURL: t.annotations["runbook_url"], value: t.value, threshold: t.threshold,
             startsAt: t.firedAt, at: t.resolvedAt ?? t.firedAt)
+        resolveReason = t.reason
     }
 }
 
@@ -132,6 +136,8 @@ extension AlertNotification {
 /// requesting it in a loop would otherwise take that CPU from collection and `/metrics`.
 final class AlertStatusBoard: Sendable {
     let engine = Mutex<AlertEngine?>(nil)
+    /// Seconds between evaluations.
+    let interval = Mutex<Double>(15)
     private let notifierBox = Mutex<Notifier?>(nil)
     private let cached = Mutex<[UInt8]?>(nil)
 
