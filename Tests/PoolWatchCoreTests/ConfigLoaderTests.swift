@@ -82,7 +82,7 @@ import Testing
 
     @Test func unknownTopLevelKey() {
         #expect(errors("listen: :9646\n")
-            == ["listen: unknown key; expected one of: listen_address, log_format, log_level, targets, receivers, alerting"])
+            == ["listen: unknown key; expected one of: listen_address, log_format, log_level, web_config_file, targets, receivers, alerting"])
     }
 
     @Test func duplicateTargetNames() {

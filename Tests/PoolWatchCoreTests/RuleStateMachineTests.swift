@@ -11,11 +11,11 @@ import Testing
     typealias F = RuleFixtures
 
     func rule(
-        _ name: String = "High", _ expression: String = "x > 0", for forDuration: Double = 0, keep: Double = 0,
+        _ name: String = "High", _ expression: String = "x > 0", expression named: String? = nil, for forDuration: Double = 0, keep: Double = 0,
         inhibits: Bool = false
     ) throws -> AlertRule {
         try AlertRule(
-            name: name, expression: expression, forDuration: forDuration, keepFiringFor: keep, severity: .warning,
+            name: name, expression: named ?? expression, forDuration: forDuration, keepFiringFor: keep, severity: .warning,
             summary: "{{ $labels.target }} is {{ $value }}", description: "d", runbookURL: "https://r/#\(name.lowercased())",
             threshold: 0, inhibitsSameTarget: inhibits)
     }
@@ -172,6 +172,37 @@ import Testing
         let transitions = run(&second, [0], start: 60).flatMap { $0 }
         #expect(transitions.map(\.kind) == [.resolved])
         #expect(transitions.first?.ruleName == "Gone" && transitions.first?.resolvedAt == 60)
+    }
+
+    @Test func reloadKeepsFiringAlertsAndResolvesThoseOfRemovedTargetsAndRules() throws {
+        var engine = AlertEngine(rules: [try rule(), try rule("Other", "y > 0")])
+        let points = { (time: Double, targets: [String]) in
+            engine.step(F.families(targets.flatMap { [F.point("x", ["target": $0], 1), F.point("y", ["target": $0], 1)] }), at: time).transitions
+        }
+        #expect(points(0, ["t", "u"]).map(\.kind) == [.fired, .fired, .fired, .fired])
+
+        // Same rules, target u removed, rule Other removed, High's threshold unchanged.
+        engine.reconfigure(rules: [try rule()], silences: [], removedTargets: ["u"])
+        let after = points(30, ["t"])
+        #expect(after.map(\.kind) == [.resolved, .resolved, .resolved], "t's High stays firing: no second page")
+        let reasons = Dictionary(after.map { ($0.key, $0.reason ?? "") }, uniquingKeysWith: { a, _ in a })
+        #expect(reasons["High{target=\"u\"}"] == "target u was removed from the configuration")
+        #expect(reasons["Other{target=\"t\"}"] == "rule Other was removed or disabled by a configuration reload")
+        #expect(reasons["Other{target=\"u\"}"] == "rule Other was removed or disabled by a configuration reload")
+        #expect(engine.alerts(at: 30).map(\.instance.key) == ["High{target=\"t\"}"])
+        #expect(engine.alerts(at: 30).first?.instance.phase == .firing)
+        #expect(points(60, ["t"]).isEmpty)
+    }
+
+    @Test func reloadedThresholdJudgesTheRunningInstanceWithItsHistory() throws {
+        var engine = AlertEngine(rules: [try rule(for: 60)])
+        _ = run(&engine, [1, 1])  // pending since 0
+        engine.reconfigure(rules: [try rule(expression: "x > 5", for: 60)], silences: [], removedTargets: [])
+        // Below the new threshold: the pending instance clears without a page.
+        #expect(run(&engine, [1, 1, 1], start: 60).flatMap { $0 }.isEmpty)
+        engine.reconfigure(rules: [try rule(for: 60)], silences: [], removedTargets: [])
+        // Back to x > 0: a new pending period, fired after its for: 60s.
+        #expect(run(&engine, [1, 1, 1], start: 150).map { $0.map(\.kind) } == [[], [], [.fired]])
     }
 
     @Test func silencesMuteFiringButNeverAnOwedResolve() throws {

@@ -41,6 +41,24 @@ import Testing
         #expect(first.contains("poolwatch_build_info{version=\"t\",swift_version=\"6\"} 1\n"))
     }
 
+    @Test func reconfiguredTargetsLeaveOrJoinTheExposition() {
+        let store = store()
+        store.publish(snapshot("a", up: true))
+        store.publish(snapshot("b", up: true))
+        store.reconfigure(targets: [("a", .postgres), ("c", .postgres)])
+        var text = String(decoding: store.scrape(gzip: false), as: UTF8.self)
+        #expect(text.contains("pg_up{target=\"a\"} 1\n"), "a kept its snapshot: no gap")
+        #expect(!text.contains("target=\"b\""))
+        #expect(store.readiness() == (false, "waiting for a first collection of: c"))
+        // A late round of the removed target publishes nothing.
+        store.publish(snapshot("b", up: true))
+        store.publish(snapshot("c", up: false))
+        text = String(decoding: store.scrape(gzip: false), as: UTF8.self)
+        #expect(!text.contains("target=\"b\""))
+        #expect(text.contains("poolwatch_target_up{target=\"c\",kind=\"postgres\"} 0\n"))
+        #expect(store.snapshots.map(\.target) == ["a", "c"])
+    }
+
     @Test func extrasAreMergedIntoTheExposition() {
         let store = store()
         store.publishExtra("alerts", families: [MetricFamily("poolwatch_alerts", help: "h", value: 2)])
