@@ -164,6 +164,60 @@ struct WebTLSTests {
         #expect(settled, "up by job: \(seen)\n\((try? String(contentsOfFile: promDir + "/log", encoding: .utf8)) ?? "")")
     }
 
+    static func bcrypt(_ password: String) async throws -> String {
+        let (status, hash) = try await runOffPool(["python3", "-W", "ignore", "-c",
+            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<4)))", password])
+        #expect(status == 0, "python3 crypt: \(hash)")
+        return hash.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The `web_config_file` key, and a reload (SIGHUP) that changes the users and the certificate
+    /// files: the new password and certificate work at once, the old password no longer does, and a
+    /// web config that does not load keeps everything as it was.
+    @Test func reloadChangesUsersAndCertificateFiles() async throws {
+        let pki = try await TestPKI(directory: Env.tmp + "/" + Env.uniqueName("pki"))
+        let webConfig = pki.directory + "/web.yml"
+        var hashes: [String] = []
+        func writeWeb(cert: String, key: String, password: String) async throws {
+            hashes.append(try await Self.bcrypt(password))
+            try """
+                tls_server_config: {cert_file: \(cert), key_file: \(key)}
+                basic_auth_users:
+                  prometheus: '\(hashes.last!)'
+                """.write(toFile: webConfig, atomically: true, encoding: .utf8)
+        }
+        try await writeWeb(cert: pki.serverCert, key: pki.serverKey, password: "first password")
+        let poolwatch = try PoolwatchProcess(configYAML: { _ in
+            """
+            listen_address: 127.0.0.1:0
+            web_config_file: \(webConfig)
+            targets:
+              - {name: pg, kind: postgres, dsn: "\(Env.dsn())", interval: 1s}
+            """
+        }, name: "webreload")
+        defer { _ = poolwatch.terminate() }
+        let ca = ["--cacert", pki.ca]
+        #expect(try await curl(poolwatch, "/metrics", ca + ["-u", "prometheus:first password"]).status == 200, "\(poolwatch.log)")
+
+        try await pki.issue(name: "next", subject: "/CN=poolwatch-next", san: "IP:127.0.0.1")
+        try await writeWeb(cert: pki.directory + "/next.crt", key: pki.directory + "/next.key", password: "second password")
+        kill(poolwatch.pid, SIGHUP)
+        #expect(await eventually(10) { poolwatch.log.contains(#"msg="configuration reloaded""#) }, "\(poolwatch.log)")
+        #expect(try await curl(poolwatch, "/metrics", ca + ["-u", "prometheus:first password"]).status == 401)
+        #expect(try await curl(poolwatch, "/metrics", ca + ["-u", "prometheus:second password"]).status == 200)
+        #expect(try await servedSubject(poolwatch, pki).contains("poolwatch-next"))
+
+        // A broken web config: the reload fails and the running users and certificate stay.
+        try "basic_auth_users: {prometheus: 'not a bcrypt hash'}\ntls_server_config: {cert_file: /nonexistent}\n"
+            .write(toFile: webConfig, atomically: true, encoding: .utf8)
+        kill(poolwatch.pid, SIGHUP)
+        #expect(await eventually(10) { poolwatch.log.contains(#"msg="configuration reload failed; keeping the running configuration""#) })
+        #expect(try await curl(poolwatch, "/metrics", ca + ["-u", "prometheus:second password"]).status == 200)
+        let metrics = try await curl(poolwatch, "/metrics", ca + ["-u", "prometheus:second password"]).output
+        #expect(metrics.contains("poolwatch_config_last_reload_successful 0"))
+        #expect(hashes.count == 2 && hashes.allSatisfy { !poolwatch.log.contains($0) } && !poolwatch.log.contains("PRIVATE KEY"))
+    }
+
     @Test func aRotatedCertificateIsServedToTheNextConnectionAndABrokenOneIsNot() async throws {
         let pki = try await TestPKI(directory: Env.tmp + "/" + Env.uniqueName("pki"))
         let poolwatch = try await start(pki: pki, clientAuth: "NoClientCert")
