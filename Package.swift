@@ -52,34 +52,48 @@ let package = Package(
             dependencies: ["CZlib", "CYAML"],
             swiftSettings: swiftSettings
         ),
-        // libpq connection, blocking executor, collector queries and the per-target collection loop.
+        // What the process runs on: the thread pool for blocking C calls (libpq, libcurl) and the wall clock.
         .target(
-            name: "PoolWatchPostgres",
+            name: "PoolWatchRuntime",
             dependencies: [
-                "CLibPQ",
-                "PoolWatchCore",
-                "PoolWatchCurl",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        // libcurl HTTP client (used by alert delivery).
-        .target(
-            name: "PoolWatchCurl",
-            dependencies: [
-                "CCurl",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-        // Alert delivery: durable outbox, notifier service (Slack, PagerDuty) over PoolWatchCurl.
+        // The thin libpq driver: one connection, its queries, PQcancel, conninfo parsing.
+        .target(
+            name: "PoolWatchLibPQ",
+            dependencies: ["CLibPQ", "PoolWatchCore"],
+            swiftSettings: swiftSettings
+        ),
+        // libcurl HTTP client (alert delivery, http_json and app_metrics targets).
+        .target(
+            name: "PoolWatchCurl",
+            dependencies: ["CCurl", "PoolWatchRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        // Collection: the per-target loop and its deadline, the supervisor that runs one per target, and
+        // the collectors that speak to servers (libpq kinds, http_json, app_metrics).
+        .target(
+            name: "PoolWatchCollection",
+            dependencies: [
+                "PoolWatchCore",
+                "PoolWatchRuntime",
+                "PoolWatchLibPQ",
+                "PoolWatchCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Alerts: the local evaluation loop and its saved state, the durable outbox and the notifier
+        // (Slack, PagerDuty) over PoolWatchCurl. Reads snapshots, never a database.
         .target(
             name: "PoolWatchAlerts",
             dependencies: [
                 "PoolWatchCore",
+                "PoolWatchRuntime",
                 "PoolWatchCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,6 +111,7 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +129,9 @@ let package = Package(
             name: "poolwatch",
             dependencies: [
                 "PoolWatchCore",
-                "PoolWatchPostgres",
+                "PoolWatchRuntime",
+                "PoolWatchLibPQ",
+                "PoolWatchCollection",
                 "PoolWatchHTTP",
                 "PoolWatchCurl",
                 "PoolWatchAlerts",
@@ -123,6 +140,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -140,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "PoolWatchIntegrationTests",
             dependencies: [
-                "PoolWatchCore", "PoolWatchPostgres", "PoolWatchCurl", "PoolWatchAlerts",
+                "PoolWatchCore", "PoolWatchRuntime", "PoolWatchLibPQ", "PoolWatchCollection", "PoolWatchCurl", "PoolWatchAlerts",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,6 +1,7 @@
 import Logging
 import PoolWatchCore
 import PoolWatchCurl
+import PoolWatchRuntime
 import ServiceLifecycle
 
 /// Delivers alert notifications to Slack and PagerDuty, reliably (alert-delivery.md §9).
@@ -91,7 +92,7 @@ public actor Notifier: Service {
     public init(
         config: AlertingConfig, version: String, executor: any CurlExecutor, logger: Logger, policy: NotifierPolicy = .standard,
         directory: StateDirectory? = nil,
-        clock: @escaping @Sendable () -> Double = NotifierClock.now,
+        clock: @escaping @Sendable () -> Double = WallClock.now,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         publishMetrics: @escaping @Sendable ([MetricFamily]) -> Void = { _ in }
     ) throws(NotifierError) {

@@ -320,12 +320,3 @@ public enum StateFile {
 // `StateFile.read`/`write` shadow the C functions inside the enum.
 private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(fd, buffer, count) }
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
-
-/// Wall-clock seconds since the epoch, for persisted timestamps and payloads.
-public enum NotifierClock {
-    public static func now() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
-}

@@ -1,9 +1,9 @@
 import ArgumentParser
 import PoolWatchCore
 import PoolWatchHTTP
-import PoolWatchPostgres
 #if canImport(Glibc)
 import Glibc
+import PoolWatchLibPQ
 #endif
 
 /// Options shared by the commands that read a configuration.

@@ -3,10 +3,11 @@ import Logging
 import PoolWatchAlerts
 import PoolWatchCore
 import PoolWatchHTTP
-import PoolWatchPostgres
+import PoolWatchCollection
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import PoolWatchRuntime
 
 /// The configuration the process runs with now, readable from any thread (HTTP handlers, the alert
 /// evaluator); replaced only by `ConfigReloader`.

@@ -2,7 +2,8 @@ import ArgumentParser
 import FoundationEssentials
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchCollection
+import PoolWatchRuntime
 
 /// `poolwatch diagnose`: who holds the pool. One collection round against the configured targets (or,
 /// with `--url`, the latest round of a running poolwatch), printed as one screen per troubled pool.

@@ -6,9 +6,10 @@ import PoolWatchAlerts
 import PoolWatchCore
 import PoolWatchCurl
 import PoolWatchHTTP
-import PoolWatchPostgres
+import PoolWatchCollection
 import ServiceLifecycle
 import UnixSignals
+import PoolWatchRuntime
 
 /// `poolwatch run` (the default): collect every target on its own schedule and serve `/metrics`.
 struct Run: AsyncParsableCommand {
@@ -147,7 +148,13 @@ struct Run: AsyncParsableCommand {
         let connectionGuard = ConnectionGuard(limit: ConnectionGuard.defaultLimit(descriptors: descriptors))
         services.append(try HTTPServer.makeApplication(
             listen: listen, store: store, targets: { running.current.targets }, logger: logger, connectionGuard: connectionGuard,
-            firingAlerts: { now in board.firing(at: now) },
+            firingAlerts: { now in
+                board.firing(at: now).map { status in
+                    StatusAlert(
+                        name: status.instance.rule, severity: status.severity.rawValue,
+                        summary: status.instance.annotations["summary"] ?? "", since: status.instance.firedAt ?? status.instance.activeAt)
+                }
+            },
             extraRoutes: [{ router in
                 router.get("/alerts") { _, _ -> Response in
                     Response(status: .ok, headers: [.contentType: "application/json"],

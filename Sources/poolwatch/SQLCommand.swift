@@ -1,6 +1,5 @@
 import ArgumentParser
 import PoolWatchCore
-import PoolWatchPostgres
 
 /// `poolwatch sql`: print every statement one collection round sends to each configured target.
 ///

@@ -2,7 +2,7 @@ import ArgumentParser
 import PoolWatchAlerts
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchRuntime
 
 /// `poolwatch test-notification --receiver NAME`: send one test message through a configured
 /// receiver, to prove the webhook or routing key works before a real incident does.

@@ -29,18 +29,17 @@ func mapFixture(_ collector: any SQLCollector, _ directory: String, _ names: Str
     try collector.map(names.map { try fixture(directory, $0) }, server: ServerFacts(versionNumber: version))
 }
 
-/// Every PgBouncer collector on one fixture directory, in plan order; commands without a fixture are skipped.
+/// Every collector of the PgBouncer plan (`TargetPlan.pgbouncer`, what a round runs) on one fixture
+/// directory, in plan order; commands without a fixture are skipped.
 func pgbouncerRound(_ directory: String) throws -> [MetricFamily] {
-    let collectors: [(any SQLCollector, String)] = [
-        (PgBouncerVersionCollector(), "version"), (PgBouncerPoolsCollector(), "pools"),
-        (PgBouncerStatsCollector(), "stats_totals"), (PgBouncerDatabasesCollector(), "databases"),
-        (PgBouncerListsCollector(), "lists"), (PgBouncerConfigCollector(), "config"), (PgBouncerMemCollector(), "mem"),
-        (PgBouncerServersCollector(), "servers"), (PgBouncerClientsCollector(), "clients"),
-    ]
+    // Fixture files are named for the SHOW command; SHOW STATS_TOTALS is what current PgBouncer answers.
+    let fixtureNames = ["pgbouncer_stats": "stats_totals"]
+    let plan = TargetPlan.pgbouncer(TargetConfig(name: "bouncer", kind: .pgbouncer))
     let root = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(directory)
     var families: [MetricFamily] = []
-    for (collector, name) in collectors
-    where FileManager.default.fileExists(atPath: root.appendingPathComponent(name + ".txt").path) {
+    for collector in plan.collectors {
+        let name = fixtureNames[collector.name] ?? String(collector.name.dropFirst("pgbouncer_".count))
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent(name + ".txt").path) else { continue }
         families += try mapFixture(collector, directory, name)
     }
     return families

@@ -1,5 +1,5 @@
 import Foundation
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
 
 /// Local rule evaluation in the real binary: an alert fires without Prometheus, survives a restart

@@ -1,9 +1,10 @@
 import Foundation
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchCollection
 import Synchronization
 import Testing
+import PoolWatchRuntime
 
 /// The captured-style application outputs of `Tests/PoolWatchCoreTests/Fixtures/app-metrics/` (provenance
 /// in that directory's README). Integration tests have no bundle, so they are read by path.

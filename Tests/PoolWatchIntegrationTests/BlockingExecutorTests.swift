@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import PoolWatchCurl
 import Testing
+import PoolWatchRuntime
 
 /// The executor's two cancellation paths: a running body gets `onCancel` (tested with a real
 /// statement in PostgresCollectorTests); a body still waiting for a thread never starts.

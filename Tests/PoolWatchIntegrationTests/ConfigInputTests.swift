@@ -1,7 +1,8 @@
 import Foundation
 import PoolWatchCore
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchLibPQ
 
 /// What people see of a DSN is libpq's parse of it, so libpq's escapes and URI encodings cannot
 /// smuggle a password past the redaction (issue 21, finding 2).

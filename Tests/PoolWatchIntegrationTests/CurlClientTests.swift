@@ -5,6 +5,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import PoolWatchRuntime
 #endif
 
 /// The libcurl client against a local HTTP server on 127.0.0.1: the responses a webhook receiver or an

@@ -1,8 +1,10 @@
 import Foundation
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// The classic incident on real servers: an application opened a transaction through PgBouncer and went
 /// idle, a second session is blocked behind its lock, and clients queue in the pool. `poolwatch diagnose`,

@@ -1,7 +1,9 @@
 import Foundation
-import PoolWatchPostgres
+import PoolWatchCollection
 import PoolWatchCurl
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// The real binary, scraped over HTTP like Prometheus does.
 @Suite(.enabled(if: IntegrationEnvironment.enabled, "needs POOLWATCH_INTEGRATION=1 and a PostgreSQL (scripts/test)"))

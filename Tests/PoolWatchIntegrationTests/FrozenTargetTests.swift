@@ -1,8 +1,10 @@
 import Foundation
 import PoolWatchCore
-import PoolWatchPostgres
+import PoolWatchCollection
 import PoolWatchCurl
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// A frozen server (every process stopped with SIGSTOP, as a storage stall looks from outside) must read
 /// `up 0` while it is frozen, not after it wakes up: the round deadline does not wait on anything the

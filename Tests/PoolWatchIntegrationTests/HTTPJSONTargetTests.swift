@@ -1,8 +1,9 @@
 import Foundation
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchRuntime
 
 /// `kind: http_json` end to end against a local HTTP server: good, bad, slow and huge documents.
 /// Needs no external service, so these tests always run.

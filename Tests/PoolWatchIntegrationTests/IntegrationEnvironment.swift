@@ -1,8 +1,10 @@
 import Foundation
 import PoolWatchCore
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
 import PoolWatchCurl
+import PoolWatchRuntime
+import PoolWatchLibPQ
 
 /// What `scripts/test` started for the integration tests: a PostgreSQL with pg_stat_statements on a
 /// loopback port (PGHOST/PGPORT/PGUSER), a scratch dir (PW_TMP) and the built binary (POOLWATCH_BIN).

@@ -5,6 +5,7 @@ import PoolWatchCore
 import PoolWatchCurl
 import Synchronization
 import Testing
+import PoolWatchRuntime
 
 /// The notifier against fake Slack and PagerDuty receivers on 127.0.0.1: exact bodies on the wire,
 /// retry classes and timing classes (never exact times), final outcomes, escalation, rate limits,

@@ -1,6 +1,6 @@
 import Foundation
 import PoolWatchCore
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
 
 /// The whole path in the real binary: a PgBouncer pool saturated by real clients → local rule →

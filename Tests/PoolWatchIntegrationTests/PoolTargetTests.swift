@@ -1,7 +1,9 @@
 import Foundation
 import PoolWatchCore
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// A PgBouncer of the test's own in front of the shared PostgreSQL, so a test can saturate or kill it
 /// without disturbing the others.

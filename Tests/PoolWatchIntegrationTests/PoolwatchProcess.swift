@@ -1,6 +1,8 @@
 import Foundation
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// The real `poolwatch` binary, started with a config file on a free loopback port.
 final class PoolwatchProcess: @unchecked Sendable {

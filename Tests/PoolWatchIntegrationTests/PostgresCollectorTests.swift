@@ -1,8 +1,10 @@
 import Foundation
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// Collectors against the real PostgreSQL started by `scripts/test`.
 @Suite(.enabled(if: IntegrationEnvironment.enabled, "needs POOLWATCH_INTEGRATION=1 and a PostgreSQL (scripts/test)"))

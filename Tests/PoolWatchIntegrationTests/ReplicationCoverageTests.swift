@@ -1,8 +1,10 @@
 import Foundation
 import PoolWatchCore
 import PoolWatchCurl
-import PoolWatchPostgres
+import PoolWatchCollection
 import Testing
+import PoolWatchLibPQ
+import PoolWatchRuntime
 
 /// A streaming standby of a `PrivateCluster`, made as an operator would: `pg_basebackup -R` with its own
 /// physical slot (`-C -S`), as the postgres user, on a free loopback port.

@@ -1,6 +1,6 @@
 import Logging
 import PoolWatchCore
-import PoolWatchPostgres
+import PoolWatchCollection
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import Logging
 import PoolWatchCore
 import PoolWatchCurl
 import ServiceLifecycle
+import PoolWatchRuntime
 
 /// Runs one `TargetService` per configured target and swaps them on a configuration reload.
 ///

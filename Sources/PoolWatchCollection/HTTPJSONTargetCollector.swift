@@ -1,5 +1,6 @@
 import PoolWatchCore
 import PoolWatchCurl
+import PoolWatchRuntime
 
 /// The per-target thread pool runs curl transfers too, so an application target counts against the same
 /// budget as a libpq target (one thread each, plus one).

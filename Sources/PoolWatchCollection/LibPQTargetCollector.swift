@@ -2,6 +2,8 @@ import Logging
 import PoolWatchCore
 import Synchronization
 import PoolWatchCurl
+import PoolWatchRuntime
+import PoolWatchLibPQ
 
 /// Collects one libpq-speaking target (PostgreSQL, PgBouncer, Pgpool-II) over one persistent connection.
 ///

@@ -1,5 +1,6 @@
 import PoolWatchCore
 import PoolWatchCurl
+import PoolWatchRuntime
 
 /// Builds the collector for a configured target.
 public enum TargetFactory {

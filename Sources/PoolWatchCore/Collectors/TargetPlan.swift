@@ -1,5 +1,3 @@
-import PoolWatchCore
-
 /// What differs between the libpq-speaking target kinds: how to connect, what to run, what "up" is called.
 public struct TargetPlan: Sendable {
     /// The family that says whether the target answers (`pg_up`, `pgbouncer_up`, `pgpool2_up`).
