@@ -47,7 +47,7 @@ public struct NotificationSender: Sendable {
         let started = clock.now
         do {
             let response = try await client.execute(request)
-            let latency = Self.seconds(clock.now - started)
+            let latency = (clock.now - started).seconds
             let retryAfter = response.retryAfterSeconds.map(Double.init)
             let classification = DeliveryClassification.classify(
                 type: receiver.type, status: response.status, body: response.body, retryAfter: retryAfter)
@@ -62,7 +62,7 @@ public struct NotificationSender: Sendable {
             return DeliveryAttempt(classification: classification, status: response.status, retryAfter: retryAfter,
                                    detail: redactor.redact(detail), latency: latency)
         } catch {
-            let latency = Self.seconds(clock.now - started)
+            let latency = (clock.now - started).seconds
             return DeliveryAttempt(classification: .classify(Self.transportFailure(error.code)), status: nil, retryAfter: nil,
                                    detail: redactor.redact("\(error.code): \(error.summary)"), latency: latency)
         }
@@ -105,10 +105,6 @@ public struct NotificationSender: Sendable {
         return AlertText.singleLine(String(authority))
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }
 
 extension String {

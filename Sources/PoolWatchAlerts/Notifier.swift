@@ -569,7 +569,7 @@ public actor Notifier: Service {
             let deadline = clock.now + .milliseconds(Int64(environment.policy.shutdownGrace * 1000))
             // A cancelled task cannot wait (its sleeps return at once): in-flight sends are aborted.
             while !sending.isEmpty, !crashed, !Task.isCancelled, clock.now < deadline {
-                await sleep(seconds: min(0.5, Self.seconds(deadline - clock.now)))
+                await sleep(seconds: min(0.5, (deadline - clock.now).seconds))
             }
         }
         let tasks = Array(sending.values)
@@ -640,10 +640,6 @@ public actor Notifier: Service {
         timer.cancel()
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 
     // MARK: Views
 

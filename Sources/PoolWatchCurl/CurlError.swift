@@ -107,7 +107,8 @@ public struct CurlError: Error, Sendable, CustomStringConvertible, CustomDebugSt
 }
 
 extension StringProtocol {
-    /// Without leading and trailing whitespace (header lines end in CR LF).
+    /// Without leading and trailing whitespace (header lines end in CR LF). This module does not
+    /// depend on Core, whose `trimmingSpaces()` is the same trim.
     func trimmingSpaces() -> String {
         String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }

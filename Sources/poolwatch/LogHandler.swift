@@ -1,5 +1,6 @@
 import Logging
 import PoolWatchCore
+import PoolWatchRuntime
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -83,16 +84,15 @@ struct StructuredLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var time = spec.tv_sec
+        let now = WallClock.now()
+        var time = time_t(now.rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)
         func pad(_ value: Int32, _ width: Int = 2) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        let millis = pad(Int32(spec.tv_nsec / 1_000_000), 3)
+        let millis = pad(min(999, Int32((now - now.rounded(.down)) * 1000)), 3)
         return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
             + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(millis)Z"
     }
