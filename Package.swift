@@ -146,7 +146,11 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolWatchHTTPTests",
-            dependencies: ["PoolWatchHTTP", "PoolWatchCore", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+            dependencies: [
+                "PoolWatchHTTP", "PoolWatchCore", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,6 +20,10 @@ public struct WebConfig: Sendable, Equatable {
     public struct HeaderSetting: Sendable, Equatable {
         public var name: String
         public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     /// One line for logs and `check-config`: what is on, never a file's content or a hash.
