@@ -14,9 +14,10 @@ public struct DeliveryAttempt: Sendable {
     public var latency: Double
 }
 
-/// Sends one body to one receiver through libcurl, with the §9.9 option set: `https` only (plain
-/// `http` only for loopback endpoints), redirects never followed, bounded timeouts, small response
-/// cap. The secret (Slack URL, PagerDuty routing key) is used here and nowhere else.
+/// Sends one body to one receiver through libcurl, with the option set of docs/alert-delivery.md §11:
+/// `https` only (plain `http` only for loopback endpoints), redirects never followed, bounded
+/// timeouts, small response cap. The secret (Slack URL, PagerDuty routing key) is used here and
+/// nowhere else.
 public struct NotificationSender: Sendable {
     public let client: CurlClient
 

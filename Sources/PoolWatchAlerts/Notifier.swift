@@ -4,7 +4,7 @@ import PoolWatchCurl
 import PoolWatchRuntime
 import ServiceLifecycle
 
-/// Delivers alert notifications to Slack and PagerDuty, reliably (alert-delivery.md §9).
+/// Delivers alert notifications to Slack and PagerDuty, reliably (docs/alert-delivery.md §5–§13).
 ///
 /// - Every notification × receiver becomes an outbox record, written to `<state_dir>/outbox.json`
 ///   (temp file, fsync, rename, fsync dir) **before** it can be sent. After a crash, undelivered

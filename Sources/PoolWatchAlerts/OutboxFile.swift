@@ -213,7 +213,7 @@ final class OutboxFile: Sendable {
     }
 }
 
-/// Crash-safe small state files: the write protocol of alert-delivery.md §9.7.
+/// Crash-safe small state files: the write protocol of docs/alert-delivery.md §10.
 ///
 /// ``write(_:to:in:display:)`` writes `<name>.tmp`, `fsync`s it, `rename`s it over `<name>` and
 /// `fsync`s the directory, so after a crash at any point the file holds the old or the new content,

@@ -3,7 +3,7 @@ import Synchronization
 
 /// A small libcurl HTTP client: one fresh easy handle per request, run on a dedicated thread pool.
 ///
-/// Every request gets the same safe option set (alert-delivery.md §9.9): `NOSIGNAL`, connect and total
+/// Every request gets the same safe option set (docs/alert-delivery.md §11): `NOSIGNAL`, connect and total
 /// timeouts, redirects never followed (a 3xx is returned as a response), TLS verification on, verbose
 /// output forced off (it would print the URL), only `http`/`https` (or only `https`), `User-Agent`
 /// `poolwatch/<version>`, no `Expect: 100-continue`. Proxy environment variables (`https_proxy`,

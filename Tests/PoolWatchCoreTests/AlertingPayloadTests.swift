@@ -46,7 +46,7 @@ enum AlertingFixtures {
     @Test func sha256KnownVectors() {
         #expect(Sha256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Sha256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        // Alertmanager's dedup_key for the group key of alert-delivery.md §3.
+        // Alertmanager's dedup_key for the group key of docs/alert-delivery.md §3 (item 1).
         #expect(Sha256.hex(#"{}/{severity="critical"}:{alertname="PgBouncerPoolSaturated"}"#)
             == "7641e125e766b5ff10f742d5301e7c3fc0e8d88696326116567c896b4de00671")
         // Padding edges (55, 56, 64 bytes) and a multi-block message.
@@ -102,8 +102,8 @@ enum AlertingFixtures {
         #expect(DedupKey.instance(clusterID: "prod-eu1", rule: "PoolSaturated", identityLabels: F.labels) != key)
         #expect(DedupKey.instance(clusterID: "prod-eu1", rule: "PoolClientsWaiting",
                                   identityLabels: [Label("target", "pgb-2")] + F.labels.dropFirst()) != key)
-        // Values matter, an empty identity is stable. (The §9.4 canonical form joins `name=value` pairs
-        // with NUL, which PostgreSQL and PgBouncer names cannot contain.)
+        // Values matter, an empty identity is stable. (The canonical form of docs/alert-delivery.md §5
+        // joins `name=value` pairs with NUL, which PostgreSQL and PgBouncer names cannot contain.)
         #expect(DedupKey.labelHash([Label("a", "b")]) != DedupKey.labelHash([Label("a", "c")]))
         #expect(DedupKey.labelHash([]) == String(Sha256.hex("").prefix(16)))
     }

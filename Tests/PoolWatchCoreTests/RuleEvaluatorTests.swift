@@ -211,7 +211,7 @@ enum RuleFixtures {
                 F.point("replica", ["t": "1"], 0), F.point("replica", ["t": "2"], 1),
             ])
         ])
-        // Without on(), `and` compares full label sets and never matches (alert-rules.md §3).
+        // Without on(), `and` compares full label sets and never matches (docs/alert-rules.md §2).
         #expect(try F.vector("a and replica", history, at: 0).isEmpty)
         #expect(try F.vector("(a == 0) and on(t) (replica == 0)", history, at: 0).map { $0.labels["t"] } == ["1"])
         #expect(try F.vector("a unless on(t) (replica == 1)", history, at: 0).map { $0.labels["t"] } == ["1"])

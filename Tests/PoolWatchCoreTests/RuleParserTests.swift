@@ -104,7 +104,7 @@ import Testing
         #expect(parseError("x @ 5")?.column == 3)
         #expect(parseError("sum(x) by (a) by (b)")?.column == 15)
         #expect(parseError("5m")?.column == 1)
-        // The trap from alert-rules.md §4: `group_left (expr)` reads the parentheses as a label list.
+        // The trap from docs/alert-rules.md §3: `group_left (expr)` reads the parentheses as a label list.
         #expect(parseError("a / on(t) group_left (b)") != nil)
     }
 

@@ -3,7 +3,7 @@ import PoolWatchCore
 import Synchronization
 
 /// Local stand-ins for Slack incoming webhooks and PagerDuty's Events API v2 on 127.0.0.1, answering
-/// the way the real services do (alert-delivery.md §1, §2): Slack's plain-text `ok` / error words,
+/// the way the real services do (docs/alert-delivery.md §1, §2): Slack's plain-text `ok` / error words,
 /// PagerDuty's JSON bodies, 429 with `Retry-After`, 5xx, redirects, a reset connection and a stalled
 /// response. Built on the raw-socket ``LoopbackHTTPServer``.
 ///

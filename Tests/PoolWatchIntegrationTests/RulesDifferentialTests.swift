@@ -2,7 +2,7 @@ import Foundation
 import PoolWatchCore
 import Testing
 
-/// Local evaluation and Prometheus must agree (DESIGN.md, "Alert rules: one source of truth").
+/// Local evaluation and Prometheus must agree (docs/alert-rules.md §1, "One source of truth").
 ///
 /// For every built-in rule, scenarios with firing and non-firing series are fed step by step to
 /// poolwatch's `AlertEngine`; the alerts it reports as firing at every step become the `exp_alerts` of

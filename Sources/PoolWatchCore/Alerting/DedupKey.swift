@@ -1,4 +1,4 @@
-/// PagerDuty `dedup_key`s (alert-delivery.md §9.4). Each key is stable across restarts, config
+/// PagerDuty `dedup_key`s (docs/alert-delivery.md §5). Each key is stable across restarts, config
 /// reordering, template edits and severity changes, and is the same on two replicas that share a
 /// `cluster_id`, so PagerDuty merges their events into one incident. Keys never carry secrets.
 public enum DedupKey {

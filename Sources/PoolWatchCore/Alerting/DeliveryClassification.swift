@@ -1,4 +1,4 @@
-/// Why a delivery attempt failed, as logs and metrics name it (alert-delivery.md §9.11).
+/// Why a delivery attempt failed, as logs and metrics name it (docs/alert-delivery.md §13).
 public enum DeliveryErrorClass: String, Sendable, Hashable, CaseIterable {
     case network, timeout, tls
     case rateLimited = "rate_limited"
@@ -23,7 +23,7 @@ public enum TransportFailure: Sendable, Hashable {
     case cancelled
 }
 
-/// What one attempt's result means for the record (alert-delivery.md §9.5).
+/// What one attempt's result means for the record (docs/alert-delivery.md §7).
 public enum DeliveryClassification: Sendable, Equatable {
     /// PagerDuty 2xx; Slack 200 `ok`.
     case delivered
@@ -88,7 +88,7 @@ public enum DeliveryClassification: Sendable, Equatable {
     }
 }
 
-/// The notifier's timing rules: backoff, pauses, TTLs, grouping (alert-delivery.md §9.3–9.7).
+/// The notifier's timing rules: backoff, pauses, TTLs, grouping (docs/alert-delivery.md §6–§8).
 /// Tests scale these down; production uses ``standard``.
 public struct NotifierPolicy: Sendable, Equatable {
     /// Backoff A: `min(cap, base × 2^(n-1))`, jittered uniformly in `[0.5·d, d]`.

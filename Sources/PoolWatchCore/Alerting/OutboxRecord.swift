@@ -1,4 +1,4 @@
-/// One notification for one receiver, persisted before it is sent (alert-delivery.md §9.3).
+/// One notification for one receiver, persisted before it is sent (docs/alert-delivery.md §6).
 ///
 /// The body is stored **without secrets**: a PagerDuty body has no `routing_key` (it is injected at
 /// send time) and a Slack record names its receiver, never its webhook URL.

@@ -13,7 +13,7 @@ public struct PayloadContext: Sendable, Equatable {
     }
 }
 
-/// PagerDuty Events API v2 bodies (alert-delivery.md §1 and §9.8), **without** `routing_key`: bodies
+/// PagerDuty Events API v2 bodies (docs/alert-delivery.md §1 and §9), **without** `routing_key`: bodies
 /// are stored in the outbox, and the key is injected only at send time by ``withRoutingKey(_:routingKey:)``.
 public enum PagerDutyPayload {
     /// PagerDuty refuses a longer `payload.summary` with 400.

@@ -1,4 +1,4 @@
-/// Slack incoming-webhook bodies (alert-delivery.md §2 and §9.8): a concise top-level `text` plus one
+/// Slack incoming-webhook bodies (docs/alert-delivery.md §2 and §9): a concise top-level `text` plus one
 /// legacy attachment for the coloured bar. No `channel` (app webhooks are bound to one channel).
 ///
 /// Every text that came from labels, summaries or descriptions is mrkdwn-escaped (`&`, `<`, `>`), and

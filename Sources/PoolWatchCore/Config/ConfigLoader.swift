@@ -7,7 +7,7 @@ public struct ConfigLoader: Sendable {
     public var environment: [String: String]
     /// Reads a secret file; may throw `SecretFileRefused` for unsafe permissions (see `SecretFileMode`).
     public var readFile: @Sendable (String) throws -> String
-    /// Builds the displayed form of a DSN (PoolWatchPostgres passes libpq's parse).
+    /// Builds the displayed form of a DSN (the CLI passes PoolWatchLibPQ's `LibPQConnInfo.display`, libpq's parse).
     public var displayConnInfo: ConnInfoDisplay
     /// Reads a file that holds no secret (a postgres_exporter `queries.yaml`).
     public var readPlainFile: @Sendable (String) throws -> String

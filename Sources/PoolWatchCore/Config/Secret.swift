@@ -44,7 +44,7 @@ public struct SecretFileRefused: Error, Sendable, Equatable, CustomStringConvert
 
 /// Turns a DSN into the text shown on the landing page, by `check-config` and in logs: the options
 /// libpq parsed from it, password dropped. Injected because the parse is libpq's (`PQconninfoParse`,
-/// in PoolWatchPostgres) and this module does not link libpq; parsing by hand here missed libpq's own
+/// in PoolWatchLibPQ) and this module does not link libpq; parsing by hand here missed libpq's own
 /// escapes and percent-encoded URI keys. The default shows nothing of the DSN.
 public typealias ConnInfoDisplay = @Sendable (String) -> String
 

@@ -2,7 +2,7 @@
 ///
 /// Written by hand rather than through a metrics registry because a registry cannot set counters to
 /// absolute values, has non-deterministic output order, and costs O(n²) to churn labelled series
-/// (see shared/reference/swift-notes.md §1). Guarantees:
+/// (see docs/ARCHITECTURE.md §4.1). Guarantees:
 /// - HELP and TYPE once per family, families in the order given (callers sort them);
 /// - label values escaped (`\\`, `\"`, `\n`), HELP escaped (`\\`, `\n`), so no input can inject a line;
 /// - invalid metric or label names are repaired to `[a-zA-Z_:][a-zA-Z0-9_:]*` rather than emitted broken;

@@ -1,4 +1,4 @@
-/// Where one alert instance is in its life (reference/alert-delivery.md §9.2).
+/// Where one alert instance is in its life (docs/alert-delivery.md §4).
 public enum AlertPhase: String, Sendable, Hashable, Codable {
     /// The condition holds, for less than the rule's `for`.
     case pending
@@ -26,7 +26,7 @@ public enum AlertObservation: Sendable, Equatable {
 
 /// One alert instance, `(rule, identity labels)`, as a pure value: `observe` applies one evaluation.
 ///
-/// Differences from Prometheus, on purpose (alert-delivery.md §5 #5, #13):
+/// Differences from Prometheus, on purpose (docs/alert-delivery.md §3, items 2 and 3):
 /// - `noData` freezes the instance: a pending timer does not run toward firing and a firing alert is
 ///   never resolved by missing data; the time without data is added to the pending and hold timers;
 /// - the caller can forbid resolving (warm-up after start, so a restored alert is not resolved by the

@@ -1,7 +1,7 @@
 /// Binary operators between scalars and instant vectors, with Prometheus' vector matching
 /// (`promql/engine.go`: `VectorBinop`, `VectorAnd/Or/Unless`, `resultMetric`).
 ///
-/// The points where rule packs go wrong live here (reference/alert-rules.md §4): matching is on the
+/// The points where rule packs go wrong live here (docs/alert-rules.md §3): matching is on the
 /// full label set minus `__name__` unless `on`/`ignoring` say otherwise; a one-to-one match with
 /// `on(...)` keeps only the `on` labels; `group_left(l)` copies `l` from the "one" side; comparisons
 /// without `bool` filter and keep the left value (and the metric name).

@@ -20,7 +20,7 @@ public struct RuleOverride: Sendable, Equatable {
 
 /// The rules poolwatch ships: evaluated locally and rendered into `alerts/poolwatch.rules.yml`.
 ///
-/// Design choices, after the defects listed in reference/alert-rules.md §3:
+/// Design choices, after the defects listed in docs/alert-rules.md §2:
 /// - every alert keeps `target` (and `pool`, `database`, `user` for pool rules) so an instance names
 ///   exactly what is wrong, and the down rules can inhibit a target's other alerts;
 /// - gauges are compared directly, never through `rate()` (the postgres mixin's never-firing defect);

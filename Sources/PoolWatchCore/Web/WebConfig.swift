@@ -1,6 +1,7 @@
 
 /// The `--web.config.file` of every Prometheus exporter (the file format of Prometheus's exporter-toolkit,
-/// its `docs/web-configuration.md`): TLS, client certificates, extra response headers and bcrypt basic auth.
+/// as its web-configuration document describes it): TLS, client certificates, extra response headers and
+/// bcrypt basic auth.
 ///
 /// Only the parts poolwatch can honour are accepted; an option it cannot honour is an error, not a
 /// silent downgrade (a `client_auth_type` typo must never mean "no client certificates").

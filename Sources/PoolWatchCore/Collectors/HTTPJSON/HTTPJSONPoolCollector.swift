@@ -1,4 +1,4 @@
-/// Maps an application's pool-stats document (HikariCP-, pgx- or OpenTelemetry-like; peer-metrics.md §8)
+/// Maps an application's pool-stats document (HikariCP-, pgx- or OpenTelemetry-like; docs/metric-names.md §5)
 /// to metric families. Pure: the runner fetches the document, this turns bytes into families.
 ///
 /// Per pool, labelled `pool`, `database`, `user` (empty when not configured):

@@ -1,5 +1,5 @@
 /// `SHOW DATABASES` → `pgbouncer_databases_*{name,host,port,database,force_user,pool_mode}`, one series
-/// per configured database entry, with pgbouncer_exporter's names and labels (peer-metrics.md §3.5).
+/// per configured database entry, with pgbouncer_exporter's names and labels (docs/metric-names.md §3.4).
 ///
 /// `pgbouncer_databases_reserve_pool` reads `reserve_pool_size` (PgBouncer 1.24+) or `reserve_pool`
 /// (before): the 1.24 rename made the peer's series vanish silently (pgbouncer_exporter#220).

@@ -1,5 +1,5 @@
 /// `SHOW LISTS` → unlabelled gauges named as pgbouncer_exporter names them (`pgbouncer_databases`,
-/// `pgbouncer_free_clients`, `pgbouncer_cached_dns_names`, …; peer-metrics.md §3.5).
+/// `pgbouncer_free_clients`, `pgbouncer_cached_dns_names`, …; docs/metric-names.md §3.4).
 ///
 /// The result is one row per list (`list`, `items`), not one column per list. Unknown lists (and
 /// `dns_pending`, documented as unused) are ignored, so a new PgBouncer release adds nothing silently

@@ -1,5 +1,5 @@
 /// `SHOW POOLS` → `pgbouncer_pools_*{database,user}`, one series per (database, user) pool, with
-/// pgbouncer_exporter's names (peer-metrics.md §3.3).
+/// pgbouncer_exporter's names (docs/metric-names.md §3.2).
 ///
 /// One difference on purpose: `pgbouncer_pools_client_maxwait_seconds` is `maxwait + maxwait_us / 1e6`.
 /// pgbouncer_exporter drops `maxwait_us`, so a pool whose clients wait 0.9 s reads 0 there; here it reads

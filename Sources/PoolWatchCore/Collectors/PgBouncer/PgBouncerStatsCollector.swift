@@ -1,5 +1,5 @@
 /// Cumulative traffic per database → `pgbouncer_stats_totals_*{database}` counters, with
-/// pgbouncer_exporter's names (peer-metrics.md §3.4); times are microseconds on the console and
+/// pgbouncer_exporter's names (docs/metric-names.md §3.3); times are microseconds on the console and
 /// seconds here.
 ///
 /// Runs `SHOW STATS_TOTALS` when the version collector found PgBouncer ≥ 1.8, and `SHOW STATS`

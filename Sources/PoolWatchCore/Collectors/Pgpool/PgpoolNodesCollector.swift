@@ -1,5 +1,5 @@
 /// `SHOW POOL_NODES` → `pgpool2_pool_nodes_*{hostname,port,role}`, one series per backend node, with
-/// pgpool2_exporter's names and labels (peer-metrics.md §5).
+/// pgpool2_exporter's names and labels (docs/metric-names.md §4).
 ///
 /// - `pgpool2_pool_nodes_status`: 1 when the node is `up` or `waiting` (attached, no client used it
 ///   yet), 0 when `down`, `unused` or anything else, as the peer maps it.
