@@ -32,17 +32,13 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
     let clock: C
     /// Opened when the first round may run (after the HTTP port is bound); nil: at once.
     let startGate: StartGate?
-    /// Called after each round with the new snapshot (the alert evaluator listens here).
-    let onRound: @Sendable (TargetSnapshot) async -> Void
 
-    public init(collector: any TargetCollector, store: SnapshotStore, logger: Logger, clock: C, startGate: StartGate? = nil,
-                onRound: @escaping @Sendable (TargetSnapshot) async -> Void = { _ in }) {
+    public init(collector: any TargetCollector, store: SnapshotStore, logger: Logger, clock: C, startGate: StartGate? = nil) {
         self.collector = collector
         self.store = store
         self.logger = logger
         self.clock = clock
         self.startGate = startGate
-        self.onRound = onRound
     }
 
     public func run() async throws {
@@ -107,7 +103,6 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
                 }
             }
             store.publish(snapshot)
-            await onRound(snapshot)
 
             if snapshot.up != wasUp {
                 if snapshot.up {
@@ -140,9 +135,8 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
 }
 
 extension TargetService where C == ContinuousClock {
-    public init(collector: any TargetCollector, store: SnapshotStore, logger: Logger, startGate: StartGate? = nil,
-                onRound: @escaping @Sendable (TargetSnapshot) async -> Void = { _ in }) {
-        self.init(collector: collector, store: store, logger: logger, clock: ContinuousClock(), startGate: startGate, onRound: onRound)
+    public init(collector: any TargetCollector, store: SnapshotStore, logger: Logger, startGate: StartGate? = nil) {
+        self.init(collector: collector, store: store, logger: logger, clock: ContinuousClock(), startGate: startGate)
     }
 }
 
