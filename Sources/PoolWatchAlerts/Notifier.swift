@@ -44,9 +44,8 @@ public actor Notifier: Service {
     private var outbox: OutboxState
     private var secrets: [String: Secret]
     private var redactor: SecretRedactor
-    private var limiters: [String: DeliveryRateLimiter]
-    private var pausedUntil: [String: Double] = [:]
-    private var consecutiveRateLimits: [String: Int] = [:]
+    /// Token buckets, 429 pauses and the meaning of each answer: decided by a value, performed here.
+    private var pacer: DeliveryPacer
     /// Records whose 401/403/404/410 already led to a re-read of the secret file.
     private var secretReloadedFor: Set<String> = []
     /// The last failure signature logged per record, to log a warning only when it changes.
@@ -116,9 +115,7 @@ public actor Notifier: Service {
         self.publish = publishMetrics
         self.secrets = Dictionary(uniqueKeysWithValues: config.receivers.map { ($0.name, $0.secret) })
         self.redactor = SecretRedactor(config.receivers.map(\.secret))
-        self.limiters = Dictionary(uniqueKeysWithValues: config.receivers.map { receiver in
-            (receiver.name, DeliveryRateLimiter(receiver.rateLimit, windowLimit: receiver.type == .pagerduty ? 60 : nil))
-        })
+        self.pacer = DeliveryPacer(receivers: config.receivers)
 
         let now = clock()
         var metrics = NotifierMetrics()
@@ -194,7 +191,6 @@ public actor Notifier: Service {
     /// keeps its token bucket and any 429 pause; queued records of a removed receiver die with a
     /// reason, as at a restart. The state directory and the cluster id stay (see `ReloadPlan`).
     public func reconfigure(_ new: AlertingConfig) {
-        let old = config
         config.receivers = new.receivers
         config.outboxMaxRecords = new.outboxMaxRecords
         config.clientURL = new.clientURL
@@ -204,16 +200,7 @@ public actor Notifier: Service {
         secrets = Dictionary(uniqueKeysWithValues: new.receivers.map { ($0.name, $0.secret) })
         // Old secrets stay known to the redactor: a send in flight may still quote one in its error.
         for receiver in new.receivers { redactor.add(receiver.secret) }
-        limiters = Dictionary(uniqueKeysWithValues: new.receivers.map { receiver in
-            let previous = old.receiver(named: receiver.name)
-            if let previous, previous.type == receiver.type, previous.rateLimit == receiver.rateLimit, let kept = limiters[receiver.name] {
-                return (receiver.name, kept)
-            }
-            return (receiver.name, DeliveryRateLimiter(receiver.rateLimit, windowLimit: receiver.type == .pagerduty ? 60 : nil))
-        })
-        let names = Set(new.receivers.map(\.name))
-        pausedUntil = pausedUntil.filter { names.contains($0.key) }
-        consecutiveRateLimits = consecutiveRateLimits.filter { names.contains($0.key) }
+        pacer.reconfigure(new.receivers)
         let now = clock()
         let changes = outbox.retire(environment: environment, now: now)
         handle(changes, now: now)
@@ -315,9 +302,9 @@ public actor Notifier: Service {
         // Nothing is sent before the state that contains it is on disk.
         guard savedGeneration == generation, !stopping, !crashed else { return }
         for receiver in environment.receivers where sending[receiver.name] == nil {
-            if let until = pausedUntil[receiver.name], until > now { continue }
+            if let until = pacer.pausedUntil[receiver.name], until > now { continue }
             guard let dispatch = outbox.nextDispatch(for: receiver, environment: environment, now: now) else { continue }
-            guard limiters[receiver.name]!.tryAcquire(now: now) else { continue }
+            guard pacer.mayStart(receiver.name, now: now) else { continue }
             outbox.begin(dispatch)
             let secret = secrets[receiver.name]!
             let redactor = redactor
@@ -334,9 +321,7 @@ public actor Notifier: Service {
         for receiver in environment.receivers where sending[receiver.name] == nil {
             guard var due = outbox.nextDueTime(for: receiver.name) else { continue }
             if due - now > environment.policy.maxScheduleAhead { due = now }
-            if let until = pausedUntil[receiver.name] { due = max(due, until) }
-            due = max(due, limiters[receiver.name]!.nextAvailable(now: now))
-            next = min(next, due)
+            next = min(next, pacer.earliest(receiver.name, due: due, now: now))
         }
         return next
     }
@@ -357,51 +342,24 @@ public actor Notifier: Service {
         let now = clock()
         let name = receiver.name
         sending[name] = nil
-        let policy = environment.policy
-        let outcome: DeliveryOutcome
-        var logLevel = Logger.Level.warning
-        var message = "notification delivery failed"
-        var retryIn: Double?
         if let status = attempt.status { metrics.response(name, status) }
-        switch attempt.classification {
-        case .delivered:
-            consecutiveRateLimits[name] = 0
-            outcome = .delivered(status: attempt.status ?? 200)
-            metrics.attempt(name, "success")
-        case let .transient(errorClass):
-            let delay = policy.transientDelay(attempt: dispatch.attempt, errorClass: errorClass, random: random())
-            outcome = .retry(notBefore: now + delay, status: attempt.status, error: attempt.detail)
-            retryIn = delay
-            metrics.attempt(name, "retryable")
-        case let .rateLimited(retryAfter):
-            let consecutive = (consecutiveRateLimits[name] ?? 0) + 1
-            consecutiveRateLimits[name] = consecutive
-            let pause = policy.rateLimitPause(type: receiver.type, retryAfter: retryAfter, consecutive: consecutive, random: random())
-            pausedUntil[name] = now + pause
-            outcome = .retry(notBefore: now + pause, status: attempt.status, error: attempt.detail)
-            retryIn = pause
-            message = "receiver rate limited; pausing it"
-            metrics.attempt(name, "retryable")
-        case .rejectedPayload:
-            outcome = .degrade(status: attempt.status ?? 400, error: attempt.detail)
-            message = "notification rejected; resending a minimal payload once"
-            metrics.attempt(name, "fatal")
-        case let .permanent(_, reloadSecret):
-            metrics.attempt(name, "fatal")
-            if reloadSecret, case let .file(path) = receiver.secretSource, secretReloadedFor.insert(dispatch.recordIDs[0]).inserted,
-               let fresh = OutboxFile.readSecret(path), fresh != secrets[name]?.revealed {
+        if let result = Self.attemptResult(attempt.classification) { metrics.attempt(name, result) }
+        let decision = pacer.decide(
+            attempt.classification, status: attempt.status, detail: attempt.detail, receiver: receiver, attempt: dispatch.attempt,
+            policy: environment.policy, random: random(), mayRereadSecret: !secretReloadedFor.contains(dispatch.recordIDs[0]), now: now)
+        var outcome = decision.outcome
+        var message = decision.message
+        var logLevel: Logger.Level = decision.level == .info ? .info : .warning
+        let retryIn = decision.retryIn
+        if decision.rereadSecretFirst, case let .file(path) = receiver.secretSource {
+            secretReloadedFor.insert(dispatch.recordIDs[0])
+            if let fresh = OutboxFile.readSecret(path), fresh != secrets[name]?.revealed {
                 secrets[name] = Secret(fresh)
                 redactor.add(Secret(fresh))
                 outcome = .retry(notBefore: now, status: attempt.status, error: attempt.detail)
                 message = "receiver refused the secret; the secret file changed, retrying with the new one"
                 logLevel = .info
-            } else {
-                outcome = .dead(status: attempt.status, error: attempt.detail)
             }
-        case .interrupted:
-            outcome = .interrupted
-            logLevel = .info
-            message = "notification send interrupted by shutdown; it stays queued"
         }
 
         var metadata: Logger.Metadata = [
@@ -438,6 +396,16 @@ public actor Notifier: Service {
         handle(changes, now: now)
         if case .interrupted = outcome {} else { markChanged() }
         wake()
+    }
+
+    /// The `result` an attempt counts as in the notifier's metrics; nil: not counted (aborted by shutdown).
+    static func attemptResult(_ classification: DeliveryClassification) -> String? {
+        switch classification {
+        case .delivered: return "success"
+        case .transient, .rateLimited: return "retryable"
+        case .rejectedPayload, .permanent: return "fatal"
+        case .interrupted: return nil
+        }
     }
 
     static func errorClass(_ classification: DeliveryClassification) -> String {
@@ -658,7 +626,7 @@ public actor Notifier: Service {
     /// The outbox for `/alerts`: receivers (secrets as `<secret>`) and records, newest first, without
     /// bodies. `Codable` (snake_case keys), so it can sit in a `JSONEncoder` document.
     public func status() -> OutboxStatus {
-        outbox.status(environment: environment, now: clock(), pausedUntil: pausedUntil)
+        outbox.status(environment: environment, now: clock(), pausedUntil: pacer.pausedUntil)
     }
 
     /// ``status()`` as JSON text.
