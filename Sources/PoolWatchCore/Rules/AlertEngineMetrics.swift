@@ -25,6 +25,9 @@ extension AlertEngine {
             alerts,
             failures,
             MetricFamily(
+                "poolwatch_rule_evaluations_total", help: "Evaluations of the whole rule set since start.", type: .counter,
+                value: Double(evaluationCount)),
+            MetricFamily(
                 "poolwatch_rule_history_series", help: "Series kept in the rule evaluator's local history.",
                 value: Double(history.seriesCount)),
             MetricFamily(
