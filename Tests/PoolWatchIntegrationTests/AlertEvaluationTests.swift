@@ -38,7 +38,7 @@ struct AlertEvaluationTests {
 
         let second = try PoolwatchProcess(configYAML: { _ in config(port: port, stateDir: stateDir) }, name: "alerts-2", port: port)
         #expect(await eventually(15) { second.log.contains("alert state restored") })
-        try await Task.sleep(for: .seconds(3))
+        #expect(await second.settle(evaluations: 3))
         #expect(second.metrics().contains(#"poolwatch_alerts{alertname="PoolwatchPgbouncerDown",state="firing",severity="critical"} 1"#))
         #expect(!second.log.contains("msg=\"alert firing\""), "a restored firing alert must not fire (page) again")
         #expect(second.terminate() == 0)

@@ -43,21 +43,6 @@ struct ConfigReloadTests {
         return result.rows.compactMap { $0.first ?? nil }
     }
 
-    /// `poolwatch_rule_evaluations_total` as the process reports it.
-    static func evaluations(_ poolwatch: PoolwatchProcess) -> Int {
-        let line = poolwatch.metrics().split(separator: "\n").first { $0.hasPrefix("poolwatch_rule_evaluations_total ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
-    }
-
-    /// Returns once poolwatch has run `count` more rule evaluations (and delivered what they queued),
-    /// so "nothing more was paged" is checked after work that could page, not after a guessed sleep.
-    static func waitForEvaluations(_ count: Int, of poolwatch: PoolwatchProcess) async -> Bool {
-        let target = evaluations(poolwatch) + count
-        return await eventually(30) {
-            evaluations(poolwatch) >= target && poolwatch.metrics().contains("poolwatch_notifier_outbox_pending{receiver=\"pd\"} 0")
-        }
-    }
-
     @Test func reloadAddsChangesAndRemovesWithoutPagingTwice() async throws {
         let orders = try Self.appEndpoint(slow: true, failing: true)
         let billing = try Self.appEndpoint(slow: true, failing: false)
@@ -94,7 +79,7 @@ struct ConfigReloadTests {
 
         // Three incidents: orders-rs slow and failing, billing-rs slow.
         #expect(await pagerDuty.waitFor(3, within: 30), "\(poolwatch.log)")
-        #expect(await Self.waitForEvaluations(2, of: poolwatch))
+        #expect(await poolwatch.settle(evaluations: 2))
         #expect(pagerDuty.received.count == 3, "\(pagerDuty.received.map(\.body))")
         let connection = try Self.backend(of: role)
         #expect(connection.count == 1, "\(connection)")
@@ -108,7 +93,7 @@ struct ConfigReloadTests {
 
         // Two resolves: billing-rs's, saying why, and orders-rs's error ratio under the new threshold.
         #expect(await pagerDuty.waitFor(5, within: 20), "\(pagerDuty.received.map(\.body))\n\(poolwatch.log)")
-        #expect(await Self.waitForEvaluations(3, of: poolwatch))
+        #expect(await poolwatch.settle(evaluations: 3))
         let events = pagerDuty.received.map(\.body)
         #expect(events.count == 5, "nothing is paged twice: \(events)")
         let resolves = events.filter { $0.contains(#""event_action":"resolve""#) }

@@ -74,7 +74,7 @@ struct PagingEndToEndTests {
         for pid in clients { _ = waitpid(pid, nil, 0) }
         #expect(await pagerDuty.waitFor(2, within: 30), "resolve after the load stops: \(restarted.log)")
         #expect(await slack.waitFor(2, within: 10))
-        try await Task.sleep(for: .seconds(3))
+        #expect(await restarted.settle(evaluations: 3))
         let pdEvents = pagerDuty.received.map(\.body)
         #expect(pdEvents.count == 2, "exactly one trigger and one resolve: \(pdEvents)")
         #expect(pdEvents.filter { $0.contains(#""event_action":"trigger""#) }.count == 1)

@@ -74,6 +74,24 @@ final class PoolwatchProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// `poolwatch_rule_evaluations_total` as the process reports it.
+    var evaluations: Int {
+        let line = metrics().split(separator: "\n").first { $0.hasPrefix("poolwatch_rule_evaluations_total ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    /// Returns once poolwatch has run `evaluations` more rule evaluations and its outbox holds nothing
+    /// pending, so "nothing more was paged" is checked after the work that could have paged, not
+    /// after a guessed sleep.
+    func settle(evaluations count: Int) async -> Bool {
+        let target = evaluations + count
+        return await eventually(30) {
+            let text = metrics()
+            let pending = text.split(separator: "\n").filter { $0.hasPrefix("poolwatch_notifier_outbox_pending{") }
+            return evaluations >= target && pending.allSatisfy { $0.hasSuffix(" 0") }
+        }
+    }
+
     /// Resident memory in MiB, from /proc.
     var rssMiB: Double {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""

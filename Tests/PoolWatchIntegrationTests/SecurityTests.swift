@@ -117,7 +117,7 @@ struct SecurityTests {
 
         // PagerDuty gets one event per alert instance (the review saw 186 posts in two minutes).
         #expect(await pagerDuty.waitFor(26, within: 20), "\(pagerDuty.received.count) events")
-        try await Task.sleep(for: .seconds(3))
+        #expect(await poolwatch.settle(evaluations: 3))
         #expect(pagerDuty.received.count == 26, "25 pools one by one and one grouped event")
         #expect(pagerDuty.received.contains { $0.body.contains("175 more PoolwatchPoolSaturated alerts on app than the 25 tracked one by one") })
 

@@ -70,7 +70,7 @@ struct StateDirProcessTests {
         let second = try PoolwatchProcess(configYAML: { _ in config(port: port, stateDir: stateDir, receivers: receivers) },
                                           name: "announce-2", port: port)
         #expect(await eventually(20) { second.log.contains(#"msg="alert firing""#) }, "the engine, starting empty, fires again: \(second.log)")
-        try await Task.sleep(for: .seconds(4))
+        #expect(await second.settle(evaluations: 3))
         #expect(slack.received.count == 1, "announced once: \(slack.received.map(\.body))")
         #expect(second.log.contains(#"msg="notification not queued""#) && second.log.contains("already has this incident open"))
         #expect(second.log.contains("alert state file is corrupt"))

@@ -242,7 +242,8 @@ struct WebTLSTests {
         #expect(try await servedSubject(poolwatch, pki).contains("poolwatch-server-2"))
         // Garbage in the certificate file: the same.
         try "not a certificate\n".write(toFile: pki.serverCert, atomically: true, encoding: .utf8)
-        try await Task.sleep(for: .seconds(3))
+        // The watcher looked at the new file and refused it (one line per refused version).
+        #expect(await eventually(10) { poolwatch.log.components(separatedBy: "TLS certificate not reloaded").count == 3 }, "\(poolwatch.log)")
         #expect(try await servedSubject(poolwatch, pki).contains("poolwatch-server-2"))
         #expect(poolwatch.isRunning)
         #expect(!poolwatch.log.contains("BEGIN"), "no PEM content in the log")
