@@ -68,7 +68,7 @@ import Testing
         #expect(text.contains("poolwatch_collection_duration_seconds{target=\"a\",cluster=\"prod-eu1\""))
         #expect(text.contains("poolwatch_label_values_truncated_total{target=\"a\",cluster=\"prod-eu1\""))
         // A target without labels is unchanged.
-        #expect(text.contains("poolwatch_target_up{target=\"b\",kind=\"postgres\"} 1\n"))
+        #expect(text.contains("poolwatch_target_up{target=\"b\",kind=\"pgbouncer\"} 1\n"))
         #expect(!text.contains("kind=\"postgres\",kind="), "never a label twice")
         // The rules see the same labels.
         let up = store.evaluationFamilies().first { $0.name == "poolwatch_target_up" }?.samples.first { $0.label("target") == "a" }

@@ -23,11 +23,11 @@ struct DatabaseVisitTests {
             let port = cluster.map { "\($0.port)" } ?? Env.pgPort
             let host = cluster == nil ? Env.pgHost : "127.0.0.1"
             dsn = { "host=\(host) port=\(port) user=postgres dbname=\($0)" }
-            for name in names { try Env.connect(dsn("postgres")).exec("CREATE DATABASE \(name)") }
+            for name in names { _ = try Env.connect(dsn("postgres")).exec("CREATE DATABASE \(name)") }
         }
 
         func sql(_ statement: String, in database: String) throws {
-            try Env.connect(dsn(database)).exec(statement)
+            _ = try Env.connect(dsn(database)).exec(statement)
         }
 
         deinit {
@@ -87,7 +87,7 @@ struct DatabaseVisitTests {
         #expect(snapshot.samples("poolwatch_database_visit_success", ["datname": "postgres"]).isEmpty)
         let keys = snapshot.samples("pg_stat_user_tables_size_bytes").map(\.labels)
         #expect(Set(keys).count == keys.count, "no series twice")
-        #expect(snapshot.collectors.allSatisfy(\.success), "\(snapshot.collectors.filter { !$0.success })")
+        #expect(snapshot.collectors.allSatisfy { $0.success }, "\(snapshot.collectors.filter { !$0.success })")
         // Every series of the visits carries the target's labels like the rest.
         #expect(snapshot.samples("poolwatch_database_visit_success").allSatisfy { $0.labels.prefix(2) == [Label("target", "pg"), Label("cluster", "visits")] })
         #expect(snapshot.sum("poolwatch_database_visit_connection_budget") == 1)
@@ -165,18 +165,18 @@ struct DatabaseVisitTests {
         let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
         defer { collector.close() }
         let first = await roundsUntilVisited(collector, databases.names + [missing])
-        #expect(first.up && first.collectors.allSatisfy(\.success), "\(first.collectors.filter { !$0.success })")
+        #expect(first.up && first.collectors.allSatisfy { $0.success }, "\(first.collectors.filter { !$0.success })")
         #expect(first.sum("poolwatch_database_visit_success", ["datname": missing]) == 0)
         #expect(first.sum("poolwatch_database_visit_success", ["datname": databases.names[1]]) == 1)
 
         let dropped = databases.names[1]
-        try await Env.background.run { try Env.sql("DROP DATABASE \(dropped) WITH (FORCE)") }
+        _ = try await Env.background.run { try Env.sql("DROP DATABASE \(dropped) WITH (FORCE)") }
         var later = first
         #expect(await eventually(15) {
             later = await collector.collectRound()
             return later.sum("poolwatch_database_visit_success", ["datname": dropped]) == 0
         }, "\(later.samples("poolwatch_database_visit_success"))")
-        #expect(later.up && later.collectors.allSatisfy(\.success))
+        #expect(later.up && later.collectors.allSatisfy { $0.success })
         #expect(later.samples("pg_stat_user_tables_tables", ["datname": dropped]).isEmpty, "no stale tables of a dropped database")
         #expect(later.sum("poolwatch_database_visit_success", ["datname": databases.names[0]]) == 1)
         #expect(later.sum("pg_stat_user_tables_tables", ["datname": databases.names[0], "relname": "t"]) == 1)
@@ -190,7 +190,7 @@ struct DatabaseVisitTests {
         let name = databases.names[0]
         try await Env.background.run { try databases.sql("CREATE TABLE held (id int); INSERT INTO held VALUES (1)", in: name) }
         let holder = try Env.connect(databases.dsn(name))
-        try holder.exec("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        _ = try holder.exec("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
         var target = target(dsn: Env.dsn(), interval: 2)
         target.lockTimeout = 60
         target.statementTimeout = 60

@@ -14,6 +14,9 @@ public struct CustomQuery: Sendable, Equatable {
     public var help: [String: String] = [:]
     /// Rows beyond this are dropped (and counted), so a query cannot flood the store.
     public var maxRows = 100
+    /// `databases:`: run in each of these databases over a short-lived connection, with a `datname`
+    /// label (nil: in the DSN's database, on the target's own connection).
+    public var databases: [String]?
 
     public init(name: String, sql: String) {
         self.name = name
