@@ -153,6 +153,64 @@ struct DatabaseVisitTests {
         #expect(done.samples("poolwatch_database_visit_duration_seconds").allSatisfy { $0.value >= 0.6 })
     }
 
+    /// A visit whose backend freezes (SIGSTOP: the cancel cannot reach it) is abandoned at
+    /// collection_timeout but keeps its budget slot until the backend answers: with a budget of 1 the
+    /// next database is not visited meanwhile, and reported as such. Rounds stay up and fast; once the
+    /// backend runs again the slot comes back and the next sweep visits both.
+    @Test func anAbandonedVisitKeepsItsSlotUntilTheServerAnswers() async throws {
+        let databases = try await Env.background.run { try Databases(2, prefix: "pw_frozen") }
+        let (first, second) = (databases.names[0], databases.names[1])
+        var target = target(dsn: Env.dsn(), interval: 2)
+        var slow = CustomQuery(name: "frozen_visit", sql: "SELECT 1 AS n FROM pg_sleep(1)")
+        slow.gauges = ["n"]
+        slow.databases = databases.names
+        slow.interval = 1
+        target.queries = [slow]
+        let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
+        defer { collector.close() }
+        let observer = try Env.connect(Env.dsn())
+        @Sendable func backends(_ database: String) throws -> [pid_t] {
+            try observer.exec("SELECT pid FROM pg_stat_activity WHERE application_name = 'poolwatch' AND datname = '\(database)'")
+                .rows.compactMap { $0[0].flatMap { pid_t($0) } }
+        }
+        _ = await collector.collectRound()
+        // Freeze the first visit's backend as soon as it shows; thawed at the end whatever happens.
+        let frozen = try await Env.background.run { () -> pid_t? in
+            let end = Date().addingTimeInterval(5)
+            while Date() < end {
+                if let pid = try backends(first).first { kill(pid, SIGSTOP); return pid }
+                usleep(10_000)
+            }
+            return nil
+        }
+        let pid = try #require(frozen, "the first visit never connected")
+        defer { kill(pid, SIGCONT) }
+        // Past the abandon (2 s) and the second visit's wait for a slot (2 s more).
+        let seen = try await Env.background.run { () -> [Int] in
+            var seen: [Int] = []
+            let end = Date().addingTimeInterval(4.5)
+            while Date() < end {
+                seen.append(try backends(second).count)
+                usleep(20_000)
+            }
+            return seen
+        }
+        #expect(seen.allSatisfy { $0 == 0 }, "the second database waited for the slot the frozen visit holds: \(seen)")
+        #expect(try backends(first) == [pid], "the abandoned connection is still open")
+        let during = await collector.collectRound()
+        #expect(during.up && during.duration < 1.5, "\(during.duration)")
+        #expect(during.sum("poolwatch_database_visit_success", ["datname": first]) == 0)
+        #expect(during.sum("poolwatch_database_visit_success", ["datname": second]) == 0)
+        #expect(during.sum("poolwatch_database_visit_connections") == 1, "the slot is held")
+
+        kill(pid, SIGCONT)
+        var after = during
+        #expect(await eventually(15) {
+            after = await collector.collectRound()
+            return after.sum("frozen_visit_n", ["datname": first]) == 1 && after.sum("frozen_visit_n", ["datname": second]) == 1
+        }, "\(after.samples("poolwatch_database_visit_success"))")
+    }
+
     /// A database that does not exist, and one dropped between two sweeps: their series fail, the
     /// target stays up with every collector working, and the failure is logged per database.
     @Test func missingAndDroppedDatabasesDoNotFailTheTarget() async throws {
