@@ -30,8 +30,13 @@ struct DatabaseVisitTests {
             _ = try Env.connect(dsn(database)).exec(statement)
         }
 
+        /// On a thread of the tests' own pool, never awaited: DROP DATABASE waits for every backend of
+        /// the server to absorb a signal barrier, and a deinit may run on a cooperative thread.
         deinit {
-            for name in names { _ = try? Env.connect(dsn("postgres")).exec("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+            let (names, dsn) = (names, dsn("postgres"))
+            Env.background.detach {
+                for name in names { _ = try? Env.connect(dsn).exec("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+            }
         }
     }
 
@@ -156,11 +161,13 @@ struct DatabaseVisitTests {
     /// A visit whose backend freezes (SIGSTOP: the cancel cannot reach it) is abandoned at
     /// collection_timeout but keeps its budget slot until the backend answers: with a budget of 1 the
     /// next database is not visited meanwhile, and reported as such. Rounds stay up and fast; once the
-    /// backend runs again the slot comes back and the next sweep visits both.
+    /// backend runs again the slot comes back and the next sweep visits both. On a cluster of the
+    /// test's own: while one backend is stopped, DROP DATABASE anywhere on its server waits for it.
     @Test func anAbandonedVisitKeepsItsSlotUntilTheServerAnswers() async throws {
-        let databases = try await Env.background.run { try Databases(2, prefix: "pw_frozen") }
+        let cluster = try await Env.background.run { try PrivateCluster() }
+        let databases = try await Env.background.run { try Databases(2, prefix: "pw_frozen", on: cluster) }
         let (first, second) = (databases.names[0], databases.names[1])
-        var target = target(dsn: Env.dsn(), interval: 2)
+        var target = target(dsn: cluster.dsn, interval: 2)
         var slow = CustomQuery(name: "frozen_visit", sql: "SELECT 1 AS n FROM pg_sleep(1)")
         slow.gauges = ["n"]
         slow.databases = databases.names
@@ -168,7 +175,7 @@ struct DatabaseVisitTests {
         target.queries = [slow]
         let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
         defer { collector.close() }
-        let observer = try Env.connect(Env.dsn())
+        let observer = try Env.connect(cluster.dsn)
         @Sendable func backends(_ database: String) throws -> [pid_t] {
             try observer.exec("SELECT pid FROM pg_stat_activity WHERE application_name = 'poolwatch' AND datname = '\(database)'")
                 .rows.compactMap { $0[0].flatMap { pid_t($0) } }
