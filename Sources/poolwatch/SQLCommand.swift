@@ -61,7 +61,7 @@ struct SQLCommand: ParsableCommand {
             print(DatabaseVisitPlan.listStatement(max: max) + ";")
         }
         for job in visits.jobs {
-            let own = job.skipsOwnDatabase ? " but the DSN's (read on the target's connection)" : ""
+            let own = job.skipsOwnDatabase ? " (the DSN's own database is read on the target's connection instead)" : ""
             print("-- collector \(job.collector.name) in \(job.databases)\(own), every \(DurationParser.format(job.interval))")
             for statement in job.collector.statements(for: facts) { print(statement + ";") }
         }
