@@ -69,7 +69,15 @@ struct DatabaseVisitTests {
                                   + "DELETE FROM big\(index) WHERE g <= 100; SELECT count(*) FROM big\(index)", in: name)
             }
         }
-        try await Task.sleep(for: .seconds(1))  // the statistics collector publishes at transaction end, shortly after
+        // A backend publishes its table counters when it exits, shortly after the connection closes.
+        for (index, name) in databases.names.enumerated() {
+            #expect(try await eventually(10) {
+                try await Env.background.run {
+                    try Env.connect(databases.dsn(name)).exec("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'big\(index)'")
+                        .rows.first?[0].flatMap { Int($0) } ?? 0 > 0
+                }
+            })
+        }
         var target = target(dsn: Env.dsn())
         target.tableStatsLimit = 1
         target.tableStatsDatabases = .list(databases.names + ["postgres"])
