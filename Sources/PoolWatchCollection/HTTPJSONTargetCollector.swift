@@ -128,9 +128,11 @@ public struct AppPoolTargetCollector: TargetCollector {
                           duration: Duration) -> TargetSnapshot {
         let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: up ? 1 : 0)
         let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
-        return TargetSnapshot(
+        var round = TargetSnapshot(
             target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
             timestamp: WallClock.now(), duration: duration.seconds, error: error)
+        round.labels = target.labels
+        return round
     }
 
     /// Each round is a transfer of its own: nothing to forget.

@@ -17,11 +17,16 @@ public final class LibPQTargetCollector: TargetCollector {
     private let connection = Mutex<PQConnection?>(nil)
     /// For collectors with their own `interval`: when each last succeeded and what it produced, by name.
     private let slowResults = Mutex<[String: (at: ContinuousClock.Instant, families: [MetricFamily])]>([:])
+    /// Table statistics and queries in other databases, over short-lived connections (nil: none configured).
+    private let visitor: DatabaseVisitor?
 
     public init(target: TargetConfig, plan: TargetPlan, executor: BlockingExecutor) {
         self.target = target
         self.plan = plan
         self.executor = executor
+        self.visitor = plan.visits.map {
+            DatabaseVisitor(plan: $0, target: target, parameters: Self.tcpDefaults + [("dbname", target.dsn.revealed)] + plan.enforcedParameters)
+        }
     }
 
     public func collectRound() async -> TargetSnapshot {
@@ -97,6 +102,11 @@ public final class LibPQTargetCollector: TargetCollector {
                 }
             }
         }
+        if let visitor {
+            // Never awaited: the visits run apart from the round, which serves what they produced so far.
+            if !Task.isCancelled { visitor.startIfDue(own: conn.database, server: facts) }
+            families.append(contentsOf: visitor.families())
+        }
         families.append(contentsOf: plan.combine(families))
         var round = finish(up: true, families: families, collectors: outcomes, error: nil)
         round.rows = rows
@@ -112,9 +122,11 @@ public final class LibPQTargetCollector: TargetCollector {
                           duration: Duration) -> TargetSnapshot {
         let upFamily = MetricFamily(plan.upMetric, help: plan.upHelp, value: up ? 1 : 0)
         let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
-        return TargetSnapshot(
+        var round = TargetSnapshot(
             target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
             timestamp: WallClock.now(), duration: duration.seconds, error: error)
+        round.labels = target.labels
+        return round
     }
 
     /// The open connection, or a new one.
@@ -140,6 +152,7 @@ public final class LibPQTargetCollector: TargetCollector {
         connection.withLock { $0 = nil }
         // A reconnect may reach another server (a failover): its slow figures must be read afresh.
         slowResults.withLock { $0 = [:] }
+        visitor?.reset()
     }
 
     /// The stuck round keeps its own reference; the connection is closed when that round returns.
@@ -149,6 +162,7 @@ public final class LibPQTargetCollector: TargetCollector {
 
     public func close() {
         drop()
+        visitor?.close()
     }
 }
 

@@ -73,6 +73,21 @@ public final class PQConnection: @unchecked Sendable {
         connLock.withLock { conn in conn.pointer.map { PQstatus($0) == CONNECTION_OK } ?? false }
     }
 
+    /// The database the connection is to, as libpq resolved it from the DSN and the environment.
+    public var database: String {
+        connLock.withLock { conn in conn.pointer.flatMap { PQdb($0) }.map { String(cString: $0) } ?? "" }
+    }
+
+    /// Closes the connection now, on the calling thread (a pool thread: PQfinish writes to the socket);
+    /// later statements fail with "connection is closed". Without it the connection closes when the
+    /// last reference goes, on whatever thread that is.
+    public func finish() {
+        connLock.withLock { conn in
+            if let handle = conn.pointer { PQfinish(handle) }
+            conn.pointer = nil
+        }
+    }
+
     /// The server's version number as libpq saw it at connect time (0 for PgBouncer's console).
     public var serverVersion: Int {
         connLock.withLock { conn in conn.pointer.map { Int(PQserverVersion($0)) } ?? 0 }

@@ -24,6 +24,10 @@ struct CheckConfig: ParsableCommand {
             for target in config.targets {
                 print("  - \(target.name) [\(target.kind.rawValue)] every \(DurationParser.format(target.interval)), "
                       + "collection_timeout \(DurationParser.format(target.collectionTimeout)): \(target.redactedDSN)")
+                if let visits = DatabaseVisitPlan(target: target) {
+                    let jobs = visits.jobs.map { "\($0.collector.name) in \($0.databases)" }.joined(separator: "; ")
+                    print("    other databases, at most \(visits.connectionBudget) connection(s) at once: \(jobs)")
+                }
             }
             webConfigFile = config.webConfigFile
         } catch let errors as ConfigErrors {

@@ -46,7 +46,23 @@ struct SQLCommand: ParsableCommand {
                 print("-- collector \(collector.name)")
                 for statement in collector.statements(for: facts) { print(statement + ";") }
             }
+            if let visits = plan.visits { Self.printVisits(visits, facts: facts) }
             print("")
+        }
+    }
+
+    /// What runs in other databases: each on a short-lived connection of its own (DatabaseVisitor.swift).
+    static func printVisits(_ visits: DatabaseVisitPlan, facts: ServerFacts) {
+        print("-- other databases: short-lived read-only connections (default_transaction_read_only), "
+              + "at most \(visits.connectionBudget) open at once (connection_budget)")
+        if let max = visits.maxDatabases {
+            print("-- collector \(DatabaseVisitPlan.listName) in the DSN's database, for databases: all")
+            print(DatabaseVisitPlan.listStatement(max: max) + ";")
+        }
+        for job in visits.jobs {
+            let own = job.skipsOwnDatabase ? " (the DSN's own database is read on the target's connection instead)" : ""
+            print("-- collector \(job.collector.name) in \(job.databases)\(own), every \(DurationParser.format(job.interval))")
+            for statement in job.collector.statements(for: facts) { print(statement + ";") }
         }
     }
 

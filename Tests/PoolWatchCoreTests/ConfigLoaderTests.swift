@@ -77,7 +77,7 @@ import Testing
 
     @Test func unknownKeySuggestsTheNearestKnownKey() {
         #expect(errors("targets:\n  - {name: a, kind: postgres, intervall: 15s}\n")
-            == ["targets[0].intervall: unknown key (did you mean interval?); expected one of: name, kind, dsn, dsn_file, dsn_env, interval, connect_timeout, statement_timeout, lock_timeout, collection_timeout, activity, statements, postgres_target, labels, database_sizes, table_stats, queries, queries_file, url, url_file, url_env, headers, max_response_bytes, max_pools, pools, preset, prefix, pool_label, database_label, database_value, user_label, user_value, mapping"])
+            == ["targets[0].intervall: unknown key (did you mean interval?); expected one of: name, kind, dsn, dsn_file, dsn_env, interval, connect_timeout, statement_timeout, lock_timeout, collection_timeout, activity, statements, postgres_target, labels, database_sizes, table_stats, queries, queries_file, connection_budget, url, url_file, url_env, headers, max_response_bytes, max_pools, pools, preset, prefix, pool_label, database_label, database_value, user_label, user_value, mapping"])
     }
 
     @Test func unknownTopLevelKey() {

@@ -2,7 +2,8 @@ import Testing
 
 @testable import PoolWatchCore
 
-/// `labels`, `database_sizes`, `queries` and `queries_file` (postgres_exporter's queries.yaml).
+/// `labels`, `database_sizes`, `table_stats`, `connection_budget`, `queries` and `queries_file`
+/// (postgres_exporter's queries.yaml).
 @Suite struct CoverageConfigTests {
     static let exporterQueries = """
         pg_replication:
@@ -105,5 +106,57 @@ import Testing
         #expect(found.contains { $0.contains("runonserver") && $0.contains("not supported") })
         #expect(found.contains { $0.contains("MAPPEDMETRIC") && $0.contains("not supported") })
         #expect(errors("targets: [{name: pg, kind: postgres, queries_file: /missing.yaml}]").contains { $0.contains("cannot read") })
+    }
+
+    @Test func otherDatabasesAndTheBudgetParse() throws {
+        let config = try load("""
+            targets:
+              - name: pg
+                kind: postgres
+                connection_budget: 3
+                table_stats: {databases: [app, billing], limit: 5}
+                queries:
+                  - {name: jobs, sql: SELECT 1 AS n, gauges: [n], databases: [app, billing]}
+                  - {name: here, sql: SELECT 1 AS n, gauges: [n]}
+              - {name: all, kind: postgres, table_stats: {databases: all, max_databases: 7}}
+              - {name: capped, kind: postgres, table_stats: {databases: all}}
+              - {name: plain, kind: postgres}
+            """)
+        let target = config.targets[0]
+        #expect(target.connectionBudget == 3)
+        #expect(target.tableStatsDatabases == .list(["app", "billing"]))
+        #expect(target.queries[0].databases == ["app", "billing"])
+        #expect(target.queries[1].databases == nil)
+        #expect(config.targets[1].tableStatsDatabases == .all(max: 7))
+        #expect(config.targets[2].tableStatsDatabases == .all(max: DatabaseSelection.defaultMaxDatabases))
+        #expect(config.targets[3].tableStatsDatabases == nil && config.targets[3].connectionBudget == 1)
+    }
+
+    @Test func otherDatabaseMistakesAreReportedWithTheirKeyPath() {
+        let found = errors("""
+            targets:
+              - name: pg
+                kind: postgres
+                connection_budget: 0
+                table_stats: {databases: some, max_databases: 5}
+                queries:
+                  - {name: jobs, sql: SELECT 1 AS n, gauges: [n], databases: all}
+                  - {name: twice, sql: SELECT 1 AS n, gauges: [n], databases: [app, app]}
+                  - {name: none, sql: SELECT 1 AS n, gauges: [n], databases: []}
+              - {name: listed, kind: postgres, table_stats: {databases: [app], max_databases: 5}}
+              - {name: capless, kind: postgres, table_stats: {max_databases: 5}}
+              - {name: huge, kind: postgres, connection_budget: 100, table_stats: {databases: all, max_databases: 0}}
+              - {name: bouncer, kind: pgbouncer, dsn: host=x dbname=pgbouncer, connection_budget: 2}
+            """)
+        #expect(found.contains { $0.contains("targets[0].connection_budget") && $0.contains("out of range") }, "\(found)")
+        #expect(found.contains { $0.contains("targets[0].table_stats.databases") && $0.contains("\"some\"") })
+        #expect(found.contains { $0.contains("targets[0].queries[0].databases") && $0.contains("only by table_stats") })
+        #expect(found.contains { $0.contains("targets[0].queries[1].databases[1]") && $0.contains("listed twice") })
+        #expect(found.contains { $0.contains("targets[0].queries[2].databases") && $0.contains("is empty") })
+        #expect(found.contains { $0.contains("targets[1].table_stats.max_databases") && $0.contains("only with databases: all") })
+        #expect(found.contains { $0.contains("targets[2].table_stats.max_databases") && $0.contains("only with databases: all") })
+        #expect(found.contains { $0.contains("targets[3].connection_budget") && $0.contains("out of range") })
+        #expect(found.contains { $0.contains("targets[3].table_stats.max_databases") && $0.contains("out of range") })
+        #expect(found.contains { $0.contains("targets[4].connection_budget") && $0.contains("only to kind postgres") })
     }
 }

@@ -64,4 +64,32 @@ import Testing
         store.publishExtra("alerts", families: [MetricFamily("poolwatch_alerts", help: "h", value: 2)])
         #expect(String(decoding: store.scrape(gzip: false), as: UTF8.self).contains("poolwatch_alerts 2\n"))
     }
+
+    /// Every series naming a target carries its constant labels, right after `target`, so a join such as
+    /// `poolwatch_collector_success == 0 unless on(job, instance, target) poolwatch_target_up == 0`
+    /// (alerts/poolwatch-warnings.yml) and a grouping by `cluster` see the same label set on both sides.
+    @Test func constantLabelsAreOnEverySelfSeriesOfTheTarget() {
+        let store = store()
+        let constant = [Label("cluster", "prod-eu1"), Label("kind", "ignored: the series' own kind wins")]
+        var labelled = snapshot("a", up: true)
+        labelled.families = [MetricFamily("pg_up", help: "h", value: 1).prefixed(with: [Label("target", "a")] + constant)]
+        labelled.labels = constant
+        store.publish(labelled)
+        store.publish(snapshot("b", up: true))
+        let text = String(decoding: store.scrape(gzip: false), as: UTF8.self)
+        let lines = text.split(separator: "\n").filter { $0.contains("target=\"a\"") }
+        #expect(lines.count >= 7, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains("{target=\"a\",cluster=\"prod-eu1\"") }, "\(lines)")
+        #expect(text.contains("poolwatch_target_up{target=\"a\",cluster=\"prod-eu1\",kind=\"postgres\"} 1\n"))
+        #expect(text.contains("poolwatch_collector_success{target=\"a\",cluster=\"prod-eu1\",kind=\"ignored: the series' own kind wins\",collector=\"server\"} 1\n"))
+        #expect(text.contains("poolwatch_snapshot_age_seconds{target=\"a\",cluster=\"prod-eu1\""))
+        #expect(text.contains("poolwatch_collection_duration_seconds{target=\"a\",cluster=\"prod-eu1\""))
+        #expect(text.contains("poolwatch_label_values_truncated_total{target=\"a\",cluster=\"prod-eu1\""))
+        // A target without labels is unchanged.
+        #expect(text.contains("poolwatch_target_up{target=\"b\",kind=\"pgbouncer\"} 1\n"))
+        #expect(!text.contains("kind=\"postgres\",kind="), "never a label twice")
+        // The rules see the same labels.
+        let up = store.evaluationFamilies().first { $0.name == "poolwatch_target_up" }?.samples.first { $0.label("target") == "a" }
+        #expect(up?.labels == [Label("target", "a"), Label("cluster", "prod-eu1"), Label("kind", "postgres")])
+    }
 }

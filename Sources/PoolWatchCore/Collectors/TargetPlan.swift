@@ -12,12 +12,16 @@ public struct TargetPlan: Sendable {
     /// Builds families that need the results of several collectors (e.g. the normalized pool model);
     /// called once per successful round with everything collected.
     public var combine: @Sendable ([MetricFamily]) -> [MetricFamily]
+    /// What runs in other databases over short-lived connections (kind postgres; nil: nothing).
+    public var visits: DatabaseVisitPlan?
 
     public init(
         upMetric: String, upHelp: String, enforcedParameters: [(String, String)], collectors: [any SQLCollector],
         identityFailure: @escaping @Sendable (String) -> String? = { _ in nil },
-        combine: @escaping @Sendable ([MetricFamily]) -> [MetricFamily] = { _ in [] }
+        combine: @escaping @Sendable ([MetricFamily]) -> [MetricFamily] = { _ in [] },
+        visits: DatabaseVisitPlan? = nil
     ) {
+        self.visits = visits
         self.identityFailure = identityFailure
         self.upMetric = upMetric
         self.upHelp = upHelp
@@ -50,8 +54,9 @@ public struct TargetPlan: Sendable {
                 limit: target.statements.limit, slowThreshold: target.statements.slowThreshold,
                 includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength))
         }
-        // Last: a slow or failing custom query must not delay or fail the built-in collectors.
-        collectors += target.queries.map { CustomQueryCollector($0) as any SQLCollector }
+        // Last: a slow or failing custom query must not delay or fail the built-in collectors. Queries with
+        // `databases:` run in those databases instead (DatabaseVisitPlan.swift).
+        collectors += target.queries.filter { $0.databases == nil }.map { CustomQueryCollector($0) as any SQLCollector }
         return TargetPlan(
             upMetric: "pg_up", upHelp: "1 if poolwatch could connect to PostgreSQL and run its queries in the last round.",
             enforcedParameters: commonParameters(target) + [("options", options)],
@@ -61,7 +66,8 @@ public struct TargetPlan: Sendable {
                 // `options` startup parameter that carries poolwatch's statement_timeout.
                 guard message.contains("invalid command") || message.contains("unsupported startup parameter") else { return nil }
                 return "not a PostgreSQL server (it answered: \(message)); kind: postgres needs PostgreSQL itself, not a pooler"
-            })
+            },
+            visits: DatabaseVisitPlan(target: target))
     }
 
     /// The libpq parameters every kind gets. PgBouncer's console refuses `options` ("unsupported startup

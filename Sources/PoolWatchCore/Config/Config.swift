@@ -107,6 +107,11 @@ public struct TargetConfig: Sendable, Equatable {
     /// `table_stats`: seconds between runs (nil: off) and how many tables keep their own series.
     public var tableStatsInterval: Double? = 300
     public var tableStatsLimit = 20
+    /// `table_stats.databases`: databases besides the DSN's whose tables are read too, over short-lived
+    /// connections (nil: the DSN's database only); see DatabaseVisitPlan.swift.
+    public var tableStatsDatabases: DatabaseSelection?
+    /// `connection_budget`: at most this many short-lived connections to other databases open at once.
+    public var connectionBudget = 1
     /// Custom `queries:` (and those read from a postgres_exporter `queries_file`), in order.
     public var queries: [CustomQuery] = []
 

@@ -50,7 +50,7 @@ public struct ConfigLoader: Sendable {
     static let targetKeys = [
         "name", "kind", "dsn", "dsn_file", "dsn_env", "interval", "connect_timeout", "statement_timeout",
         "lock_timeout", "collection_timeout", "activity", "statements", "postgres_target",
-        "labels", "database_sizes", "table_stats", "queries", "queries_file",
+        "labels", "database_sizes", "table_stats", "queries", "queries_file", "connection_budget",
     ] + httpJSONTargetKeys + appMetricsTargetKeys
 
     /// Loads `yaml` (nil: no config file, watch the local PostgreSQL with libpq's defaults).
@@ -182,7 +182,8 @@ public struct ConfigLoader: Sendable {
         }
         if kind != .postgres {
             // PgBouncer accepts `activity.top_applications` too: it bounds SHOW CLIENTS' application_name.
-            let postgresOnly = ["statement_timeout", "lock_timeout", "statements", "database_sizes", "table_stats", "queries", "queries_file"]
+            let postgresOnly = ["statement_timeout", "lock_timeout", "statements", "database_sizes", "table_stats", "queries", "queries_file",
+                                "connection_budget"]
                 + (kind == .pgbouncer ? [] : ["activity"])
             for key in postgresOnly where fields[key] != nil {
                 reader.fail("\(path).\(key)", "applies only to kind postgres, not \(kind.rawValue)")
@@ -219,7 +220,7 @@ public struct ConfigLoader: Sendable {
         return target
     }
 
-    /// `labels`, `database_sizes`, `queries` and `queries_file`.
+    /// `labels`, `database_sizes`, `table_stats`, `connection_budget`, `queries` and `queries_file`.
     private func parseTargetExtras(_ fields: [String: Node], into target: inout TargetConfig, path: String, reader: inout NodeReader) {
         if let node = fields["labels"], case let .mapping(mapping) = node {
             for (keyNode, valueNode) in mapping {
@@ -239,7 +240,8 @@ public struct ConfigLoader: Sendable {
             else if let seconds = DurationParser.seconds(text), seconds >= 1 { target.databaseSizeInterval = seconds }
             else { reader.fail("\(path).database_sizes", "\(ConfigEcho.quoted(text)) is not a duration or off (use 5m, 1h, off)") }
         }
-        if let node = fields["table_stats"], let options = reader.mapping(node, path: "\(path).table_stats", allowed: ["enabled", "interval", "limit"]) {
+        if let node = fields["table_stats"], let options = reader.mapping(node, path: "\(path).table_stats",
+                                                                                allowed: ["enabled", "interval", "limit", "databases", "max_databases"]) {
             let p = "\(path).table_stats"
             if let n = options["limit"] { target.tableStatsLimit = reader.integer(n, path: "\(p).limit", range: 1...1000) ?? 20 }
             if let n = options["interval"], let text = reader.scalar(n, path: "\(p).interval") {
@@ -248,6 +250,10 @@ public struct ConfigLoader: Sendable {
                 }
             }
             if let n = options["enabled"], reader.bool(n, path: "\(p).enabled") == false { target.tableStatsInterval = nil }
+            target.tableStatsDatabases = parseTableStatsDatabases(options, path: p, reader: &reader)
+        }
+        if let node = fields["connection_budget"] {
+            target.connectionBudget = reader.integer(node, path: "\(path).connection_budget", range: 1...16) ?? target.connectionBudget
         }
         if let node = fields["queries"] { target.queries += parseQueries(node, path: "\(path).queries", reader: &reader) }
         if let node = fields["queries_file"], let file = reader.scalar(node, path: "\(path).queries_file") {

@@ -14,6 +14,9 @@ public struct CustomQuery: Sendable, Equatable {
     public var help: [String: String] = [:]
     /// Rows beyond this are dropped (and counted), so a query cannot flood the store.
     public var maxRows = 100
+    /// `databases:`: run in each of these databases over a short-lived connection, with a `datname`
+    /// label (nil: in the DSN's database, on the target's own connection).
+    public var databases: [String]?
 
     public init(name: String, sql: String) {
         self.name = name
@@ -22,7 +25,7 @@ public struct CustomQuery: Sendable, Equatable {
 }
 
 extension ConfigLoader {
-    static let queryKeys = ["name", "sql", "interval", "timeout", "labels", "gauges", "counters", "help", "max_rows"]
+    static let queryKeys = ["name", "sql", "interval", "timeout", "labels", "gauges", "counters", "help", "max_rows", "databases"]
 
     /// Metric and label names as Prometheus allows them (no `__` prefix, which is reserved).
     static func isMetricName(_ text: String) -> Bool {
@@ -57,6 +60,15 @@ extension ConfigLoader {
             if let node = fields["max_rows"] { query.maxRows = reader.integer(node, path: "\(p).max_rows", range: 1...10000) ?? 100 }
             query.interval = queryDuration(fields["interval"], path: "\(p).interval", reader: &reader)
             query.timeout = queryDuration(fields["timeout"], path: "\(p).timeout", reader: &reader)
+            if let node = fields["databases"] {
+                // Only a list: a query run in every database multiplies its series by their number, so
+                // the databases are named (postgres_exporter's --auto-discover-databases has no equivalent).
+                if case .scalar = node, let text = reader.scalar(node, path: "\(p).databases") {
+                    reader.fail("\(p).databases", "\(ConfigEcho.quoted(text)) is not valid: list the databases by name (all is supported only by table_stats)")
+                } else {
+                    query.databases = parseDatabaseList(node, path: "\(p).databases", reader: &reader)
+                }
+            }
             validate(query, path: p, reader: &reader)
             queries.append(query)
         }
@@ -89,8 +101,10 @@ extension ConfigLoader {
 
     /// Reads postgres_exporter's `queries.yaml` (`--extend.query-path`): each top-level key is a query
     /// whose `metrics` list maps columns to LABEL, GAUGE, COUNTER or DISCARD. `cache_seconds` becomes
-    /// the interval; `master` is accepted and has no effect (poolwatch runs queries on the target's one
-    /// connection anyway). MAPPEDMETRIC, DURATION, HISTOGRAM and `runonserver` are refused with an error.
+    /// the interval. Every entry runs in the DSN's database, on the target's own connection: that is what
+    /// `master: true` asks for, and what postgres_exporter does with the others too unless it runs with
+    /// --auto-discover-databases; to run one in other databases, move it to `queries:` with `databases:`.
+    /// MAPPEDMETRIC, DURATION, HISTOGRAM and `runonserver` are refused with an error.
     func parseExporterQueries(_ yaml: String, path: String, reader: inout NodeReader) -> [CustomQuery] {
         let root: Node?
         do { root = try YAML.compose(yaml: yaml) } catch {

@@ -118,7 +118,7 @@ public final class SnapshotStore: Sendable {
         let (encoded, scrapes, timestamps) = state.withLock { state in
             state.scrapes += 1
             state.lastScrape = now
-            return (state.encoded, state.scrapes, state.targets.mapValues(\.timestamp))
+            return (state.encoded, state.scrapes, state.targets.mapValues { (at: $0.timestamp, labels: $0.labels) })
         }
         let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded, extra: extra)
         return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
@@ -149,7 +149,9 @@ public final class SnapshotStore: Sendable {
         return (false, "no target is up (\(reasons.joined(separator: "; ")))")
     }
 
-    static func tail(scrapes: Int, now: Double, timestamps: [String: Double], encoded: Encoded, extra: [MetricFamily] = []) -> [UInt8] {
+    /// - Parameter timestamps: when each target's last round finished, and its constant labels.
+    static func tail(scrapes: Int, now: Double, timestamps: [String: (at: Double, labels: [Label])], encoded: Encoded,
+                     extra: [MetricFamily] = []) -> [UInt8] {
         var families = [
             MetricFamily("poolwatch_scrapes_total", help: "Scrapes of /metrics served.", type: .counter, value: Double(scrapes)),
             MetricFamily("poolwatch_exposition_series", help: "Series in the cached exposition (before this tail).",
@@ -159,7 +161,7 @@ public final class SnapshotStore: Sendable {
         ]
         families.append(MetricFamily(
             "poolwatch_snapshot_age_seconds", help: "Seconds since the target's last collection round finished.",
-            samples: timestamps.sorted { $0.key < $1.key }.map { Sample([Label("target", $0.key)], max(0, now - $0.value)) }))
+            samples: timestamps.sorted { $0.key < $1.key }.map { Sample(targetLabels($0.key, $0.value.labels), max(0, now - $0.value.at)) }))
         return TextEncoder().encode(families + extra).bytes
     }
 
@@ -177,11 +179,19 @@ public final class SnapshotStore: Sendable {
             "poolwatch_label_values_truncated_total",
             help: "Label values longer than \(LabelValueCap.maxBytes) bytes that were cut to that length, by target.", type: .counter,
             samples: configured.compactMap { target in
-                targets[target.name] == nil ? nil : Sample([Label("target", target.name)], Double(truncated[target.name] ?? 0))
+                targets[target.name].map { Sample(targetLabels(target.name, $0.labels), Double(truncated[target.name] ?? 0)) }
             }))
         let output = TextEncoder().encode(families.mergedByName())
         return Encoded(generation: generation, plain: output.bytes, gzip: GzipPrefix(body: output.bytes),
                        seriesCount: output.seriesCount, duplicatesDropped: output.duplicatesDropped)
+    }
+
+    /// `target` and the target's constant labels, as its own families start (`TargetConfig.seriesLabels`):
+    /// every series naming a target carries the same labels, so a join or an alert grouping keeps them.
+    /// A label of the series' own (`kind`, `collector`) wins over a constant label of the same name, as in
+    /// `MetricFamily.prefixed(with:)`.
+    static func targetLabels(_ name: String, _ labels: [Label], own: [Label] = []) -> [Label] {
+        [Label("target", name)] + labels.filter { label in !own.contains { $0.name == label.name } } + own
     }
 
     static func selfFamilies(
@@ -194,13 +204,14 @@ public final class SnapshotStore: Sendable {
         var round = MetricFamily("poolwatch_collection_duration_seconds", help: "Seconds the target's last whole round took.")
         for (name, kind) in configured {
             guard let snapshot = targets[name] else { continue }
-            let target = Label("target", name)
-            up.samples.append(Sample([target, Label("kind", kind.rawValue)], snapshot.up ? 1 : 0))
-            last.samples.append(Sample([target], snapshot.timestamp))
-            round.samples.append(Sample([target], snapshot.duration))
+            let target = targetLabels(name, snapshot.labels)
+            up.samples.append(Sample(targetLabels(name, snapshot.labels, own: [Label("kind", kind.rawValue)]), snapshot.up ? 1 : 0))
+            last.samples.append(Sample(target, snapshot.timestamp))
+            round.samples.append(Sample(target, snapshot.duration))
             for outcome in snapshot.collectors {
-                duration.samples.append(Sample([target, Label("collector", outcome.name)], outcome.duration))
-                success.samples.append(Sample([target, Label("collector", outcome.name)], outcome.success ? 1 : 0))
+                let labels = targetLabels(name, snapshot.labels, own: [Label("collector", outcome.name)])
+                duration.samples.append(Sample(labels, outcome.duration))
+                success.samples.append(Sample(labels, outcome.success ? 1 : 0))
             }
         }
         let info = MetricFamily(

@@ -33,6 +33,9 @@ public struct TargetSnapshot: Sendable {
     public var error: String?
     /// Row-level facts for diagnosis; never exported as series.
     public var rows = ConnectionRows()
+    /// The target's constant labels (`labels:`), which its families carry already; the store puts them
+    /// after `target` on the self metrics too, so every series naming the target carries the same set.
+    public var labels: [Label] = []
 
     public init(
         target: String, kind: TargetKind, up: Bool, families: [MetricFamily], collectors: [CollectorOutcome],
