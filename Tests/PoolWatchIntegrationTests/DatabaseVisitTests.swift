@@ -2,6 +2,7 @@ import Foundation
 import PoolWatchCore
 import PoolWatchCurl
 import PoolWatchCollection
+import Synchronization
 import Testing
 import PoolWatchLibPQ
 import PoolWatchRuntime
@@ -142,12 +143,14 @@ struct DatabaseVisitTests {
         let list = databases.names.map { "'\($0)'" }.joined(separator: ", ")
         let count = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'poolwatch' AND datname IN (\(list))"
         let observer = try Env.connect(Env.dsn())
-        // Sampled on a thread of the tests' own pool while the sweep runs.
+        // Sampled on a thread of the tests' own pool until every database was visited (not for a fixed
+        // window: on a loaded machine the first round alone can take seconds).
+        let stop = Mutex(false)
         let sampling = Task {
             try await Env.background.run { () -> [Int] in
                 var seen: [Int] = []
-                let end = Date().addingTimeInterval(4.5)
-                while Date() < end {
+                let end = Date().addingTimeInterval(120)
+                while !stop.withLock({ $0 }), Date() < end {
                     seen.append(Int(try observer.exec(count).rows[0][0] ?? "0") ?? 0)
                     usleep(20_000)
                 }
@@ -158,9 +161,10 @@ struct DatabaseVisitTests {
         let first = await collector.collectRound()
         #expect(first.up)
         #expect(!first.collectors.contains { $0.name == "query_slow_visit" }, "a query with databases: does not run on the target's connection")
+        let done = await roundsUntilVisited(collector, databases.names)
+        stop.withLock { $0 = true }
         let seen = try await sampling.value
         #expect(seen.max() == budget, "at most \(budget) at once, and that many when four visits wait: \(seen)")
-        let done = await roundsUntilVisited(collector, databases.names)
         for name in databases.names {
             #expect(done.sum("slow_visit_n", ["datname": name]) == 1, "\(done.samples("poolwatch_database_visit_success"))")
         }
