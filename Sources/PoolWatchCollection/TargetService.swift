@@ -48,9 +48,12 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
         logger[metadataKey: "kind"] = .string(target.kind.rawValue)
         await cancelWhenGracefulShutdown { [logger, startGate] in
             await startGate?.wait()
+            // One line per loop start and stop, so a reload shows which targets it restarted.
+            logger.info("collection started", metadata: ["interval": "\(DurationParser.format(target.interval))"])
             await loop(target: target, logger: logger)
         }
         collector.close()
+        logger.info("collection stopped")
     }
 
     /// A round that missed its deadline, until it returns.

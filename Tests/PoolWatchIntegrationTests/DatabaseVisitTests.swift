@@ -291,8 +291,9 @@ struct DatabaseVisitTests {
         // The visit waits on the lock for 1.8 s at least: had the round waited for it, its outcome would be here.
         #expect(first.up && first.samples("poolwatch_database_visit_success").isEmpty, "the round does not wait for the visit")
         let done = await roundsUntilVisited(collector, [name])
-        // No tight bound: on 2 busy cores rounds queue for threads; 30 s is still half the server's 60 s.
-        #expect(clock.now - started < .seconds(30), "cancelled at collection_timeout (2 s), not at the server's 60 s")
+        // No tight bound: on 2 busy cores rounds queue for threads (33 s seen beside a benchmark);
+        // what matters is that it ends well before the server's own 60 s.
+        #expect(clock.now - started < .seconds(50), "cancelled at collection_timeout (2 s), not at the server's 60 s")
         #expect(done.up)
         #expect(done.sum("poolwatch_database_visit_success", ["datname": name, "collector": "query_blocked"]) == 0)
         #expect(done.samples("blocked_n").isEmpty)

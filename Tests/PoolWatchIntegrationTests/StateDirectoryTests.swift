@@ -68,8 +68,8 @@ import Testing
         let first = try harness.makeNotifier(config)
         let task = harness.start(first)
         await first.enqueue(Self.a)
-        #expect(await harness.slack.waitFor(1))
-        #expect(await eventually(5) { await first.outboxState().records.allSatisfy { $0.state == .delivered } })
+        #expect(await harness.slack.waitFor(1, within: 30))
+        #expect(await eventually(15) { await first.outboxState().records.allSatisfy { $0.state == .delivered } })
         await harness.stop(first, task)
         #expect(await eventually(10) { Self.lockIsFree(harness.stateDirectory + "/outbox.lock") }, "a stopped notifier releases the lock")
         // A damaged health entry: the file has lost something, so the start reconciles.
