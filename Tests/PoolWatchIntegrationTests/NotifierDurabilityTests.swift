@@ -30,7 +30,8 @@ import Testing
         let secondTask = harness.start(second)
         #expect(await harness.pagerDuty.waitFor(2))
         #expect(await eventually(5) { await second.outboxState().records.first?.state == .delivered })
-        try await Task.sleep(for: .milliseconds(500))
+        // Sends come only from open records: once none is open, nothing more can go out.
+        #expect(await eventually(5) { await NotifierHarness.settled(second) })
         await harness.stop(second, secondTask)
         let received = harness.pagerDuty.received
         try #require(received.count == 2)
@@ -40,7 +41,7 @@ import Testing
         // Third life: nothing left to send.
         let third = try harness.makeNotifier(config)
         let thirdTask = harness.start(third)
-        try await Task.sleep(for: .milliseconds(700))
+        #expect(await NotifierHarness.settled(third), "every record was loaded closed: nothing can be sent")
         await harness.stop(third, thirdTask)
         #expect(harness.pagerDuty.received.count == 2)
         harness.expectNoSecrets()
@@ -64,7 +65,6 @@ import Testing
         #expect(await harness.pagerDuty.waitFor(1))
         #expect(await harness.slack.waitFor(1))
         #expect(await eventually(5) { await second.outboxState().records.allSatisfy { $0.state == .delivered } })
-        try await Task.sleep(for: .milliseconds(500))
         await harness.stop(second, task)
         #expect(harness.pagerDuty.received.count == 1)
         #expect(harness.slack.received.count == 1)
@@ -177,7 +177,6 @@ import Testing
         await notifier.enqueue(N.resolved())
         #expect(await eventually(5) { harness.pagerDuty.received.last?.string("event_action") == "resolve" })
         #expect(await eventually(5) { await notifier.outboxState().records.allSatisfy { !$0.state.isOpen } })
-        try await Task.sleep(for: .milliseconds(400))
         await harness.stop(notifier, task)
         #expect(harness.pagerDuty.received.map { $0.string("event_action") } == ["trigger", "resolve"])
         #expect(await notifier.outboxState().records.map(\.state) == [.cancelled, .delivered])
@@ -191,7 +190,7 @@ import Testing
         await notifier.enqueue([N.firing(), N.resolved()])
         let task = harness.start(notifier)
         #expect(await harness.slack.waitFor(1))
-        try await Task.sleep(for: .milliseconds(600))
+        #expect(await eventually(5) { await NotifierHarness.settled(notifier) })
         await harness.stop(notifier, task)
         // PagerDuty: nobody was paged and the problem is gone, so nothing at all.
         #expect(harness.pagerDuty.received.isEmpty)

@@ -53,7 +53,8 @@ import Testing
         await second.reconcile(firing: [Self.a, Self.b, Self.c])
         let task = harness.start(second)
         #expect(await harness.pagerDuty.waitFor(3))
-        try await Task.sleep(for: .milliseconds(600))
+        // Sends come only from open records: once none is open, nothing more can go out.
+        #expect(await eventually(10) { await NotifierHarness.settled(second) })
         await harness.stop(second, task)
         let keys = harness.pagerDuty.received.compactMap { $0.string("dedup_key") }
         #expect(keys.count == 3 && Set(keys).count == 3, "each firing alert paged exactly once: \(keys)")
@@ -82,7 +83,7 @@ import Testing
         again.at += 600
         await second.enqueue(again)
         let secondTask = harness.start(second)
-        try await Task.sleep(for: .milliseconds(800))
+        #expect(await eventually(10) { await NotifierHarness.settled(second) })
         await harness.stop(second, secondTask)
         #expect(harness.slack.received.count == 1, "announced once: \(harness.slack.received.map(\.body))")
         #expect(harness.logs.withMessage("notification not queued").count == 1)
