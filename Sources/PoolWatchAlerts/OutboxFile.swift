@@ -204,9 +204,12 @@ final class OutboxFile: Sendable {
     }
 
     /// A secret file's trimmed content (for re-reading after a rotation), or nil. Follows symlinks on
-    /// purpose: mounted secrets (Kubernetes, systemd credentials) are links.
+    /// purpose: mounted secrets (Kubernetes, systemd credentials) are links. A file others may read or
+    /// write is refused, as at start (`SecretFileMode`): a rotation must not loosen what was checked.
     static func readSecret(_ path: String) -> String? {
-        guard let bytes = try? StateFile.read(path, limit: 1 << 16) else { return nil }
+        guard let status = FileStatus.of(path),
+              SecretFileMode.problem(path: path, mode: status.mode, ownedByRoot: status.ownedByRoot) == nil,
+              let bytes = try? StateFile.read(path, limit: 1 << 16) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         let trimmed = text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
         return trimmed.isEmpty ? nil : String(trimmed)

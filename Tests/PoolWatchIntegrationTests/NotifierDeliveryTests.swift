@@ -205,6 +205,21 @@ import PoolWatchRuntime
         await harness.cleanUp()
     }
 
+    @Test func aRotatedSecretFileOthersMayReadIsNotUsed() async throws {
+        let harness = try NotifierHarness(slack: [.slackError(404, "no_service")])
+        let secretFile = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName("slack-url")
+        let oldURL = harness.slack.url.replacingOccurrences(of: FakeReceiver.slackToken, with: "0ldT0kenRev0ked")
+        try oldURL.write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let config = try harness.config(harness.yaml(receivers: ["team"], slackSecret: "webhook_url_file: \(secretFile)"))
+        try (harness.slack.url + "\n").write(toFile: secretFile, atomically: true, encoding: .utf8)
+        chmod(secretFile, 0o644)
+        let notifier = try await harness.run([N.firing(severity: .warning)], config: config) { await NotifierHarness.settled($0) }
+        #expect(await notifier.outboxState().records.first?.state == .dead, "a secret file others may read is refused, as at start")
+        #expect(harness.slack.received.count == 1)
+        try? FileManager.default.removeItem(atPath: secretFile)
+        await harness.cleanUp()
+    }
+
     @Test func rotatedSecretFileIsReadAgainOnceAfter404() async throws {
         let harness = try NotifierHarness(slack: [.slackError(404, "no_service")])
         let secretFile = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName("slack-url")
@@ -213,6 +228,7 @@ import PoolWatchRuntime
         let config = try harness.config(harness.yaml(receivers: ["team"], slackSecret: "webhook_url_file: \(secretFile)"))
         // Rotated after start-up: the notifier still holds the old URL.
         try (harness.slack.url + "\n").write(toFile: secretFile, atomically: true, encoding: .utf8)
+        chmod(secretFile, 0o600)
         let notifier = try await harness.run([N.firing(severity: .warning)], config: config) { await NotifierHarness.settled($0) }
         #expect(await notifier.outboxState().records.first?.state == .delivered)
         let oldPath = harness.slack.path.replacingOccurrences(of: FakeReceiver.slackToken, with: "0ldT0kenRev0ked")
