@@ -2,7 +2,7 @@
 /// (`table_stats.databases`) and custom queries with `databases:`. `pg_stat_user_tables` and a query's
 /// tables exist per database, and a PostgreSQL connection sees only its own database, so these run over
 /// short-lived connections, one database at a time, at most `connection_budget` open at once (the
-/// runner is DatabaseVisitor.swift in PoolWatchPostgres). Everything here is pure: which database runs
+/// runner is Sources/PoolWatchCollection/DatabaseVisitor.swift). Everything here is pure: which database runs
 /// which collector, and how results and visit outcomes become families.
 ///
 /// A visit's series carry `datname` (the visited database), so one family holds the tables or rows of
