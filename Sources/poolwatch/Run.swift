@@ -17,6 +17,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
+        ProcessMemory.configure()
         let config: PoolwatchConfig
         let path: String?
         do {

@@ -2,9 +2,9 @@ import Synchronization
 
 /// Holds the latest snapshot of every target and the exposition encoded from them.
 ///
-/// Collection publishes; scrapes read. Publishing encodes the whole exposition once (plain and gzip
+/// Collection publishes; scrapes read. Publishing encodes the whole exposition once (as a gzip
 /// prefix), so a scrape only copies cached bytes and appends a tiny tail with the values that change
-/// per scrape. A scrape never touches a database, so any number of Prometheus replicas cost the
+/// per scrape (a scrape without gzip inflates the prefix first, see `GzipPrefix.body()`). A scrape never touches a database, so any number of Prometheus replicas cost the
 /// database nothing extra.
 public final class SnapshotStore: Sendable {
     /// Version and build facts for `poolwatch_build_info`.
@@ -20,7 +20,6 @@ public final class SnapshotStore: Sendable {
     /// What `/metrics` serves between two publishes.
     struct Encoded: Sendable {
         var generation: Int
-        var plain: [UInt8]
         var gzip: GzipPrefix
         var seriesCount: Int
         var duplicatesDropped: Int
@@ -54,6 +53,12 @@ public final class SnapshotStore: Sendable {
 
     /// Replaces a target's snapshot (label values capped, see `LabelValueCap`) and re-encodes the exposition.
     public func publish(_ snapshot: TargetSnapshot) {
+        replace(snapshot)
+        // The previous snapshot and its encoding are freed now (they were held by `replace`'s locals).
+        ProcessMemory.releaseFreePages()
+    }
+
+    private func replace(_ snapshot: TargetSnapshot) {
         var snapshot = snapshot
         let capped = LabelValueCap.apply(snapshot.families)
         snapshot.families = capped.families
@@ -68,6 +73,11 @@ public final class SnapshotStore: Sendable {
 
     /// Replaces the families another component contributes (e.g. `"alerts"`), and re-encodes.
     public func publishExtra(_ source: String, families: [MetricFamily]) {
+        replaceExtra(source, families: families)
+        ProcessMemory.releaseFreePages()
+    }
+
+    private func replaceExtra(_ source: String, families: [MetricFamily]) {
         let (generation, targets, extras, truncated) = state.withLock { state in
             state.generation += 1
             state.extras[source] = families
@@ -100,7 +110,7 @@ public final class SnapshotStore: Sendable {
             return (state.encoded, state.scrapes, state.targets.mapValues(\.timestamp))
         }
         let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded, extra: extra)
-        return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
+        return gzip ? encoded.gzip.finished(tail: tail) : encoded.gzip.body() + tail
     }
 
     /// The families the alert rules see: every target's latest families plus the per-target self
@@ -159,7 +169,7 @@ public final class SnapshotStore: Sendable {
                 targets[target.name] == nil ? nil : Sample([Label("target", target.name)], Double(truncated[target.name] ?? 0))
             }))
         let output = TextEncoder().encode(families.mergedByName())
-        return Encoded(generation: generation, plain: output.bytes, gzip: GzipPrefix(body: output.bytes),
+        return Encoded(generation: generation, gzip: GzipPrefix(body: output.bytes),
                        seriesCount: output.seriesCount, duplicatesDropped: output.duplicatesDropped)
     }
 
