@@ -51,21 +51,39 @@ BACKEND_POINTS = [50] if QUICK else [50, 150]
 CPU_POOL_POINTS = (POOL_POINTS[0], POOL_POINTS[-1])
 CPU_STATEMENT_POINTS = (STATEMENT_POINTS[-1],)
 SEQUENTIAL = 100          # sequential scrapes per latency figure
-SEQUENTIAL_BUDGET = 3.0 if QUICK else 5.0  # ... unless an exporter takes longer than this in all
-LONG_SCRAPES = 1000       # RSS is read after this many scrapes at a point ...
+SEQUENTIAL_BUDGET = 2.0 if QUICK else 5.0  # ... unless an exporter takes longer than this in all
+LONG_SCRAPES = 200 if QUICK else 1000  # RSS is read after this many scrapes at a point ...
 LONG_BUDGET = 3.0 if QUICK else 8.0  # ... or this many seconds of scraping, for a slow peer (the base point always waits for all)
-WRK_SECONDS = 2
+WRK_SECONDS = 1 if QUICK else 2
 SCALE = 15                # 1 s of the bench stands for 15 s of operation
 INTERVAL = 15 / SCALE     # poolwatch's interval and the scrapers' period, seconds
 SLOW_INTERVAL = 300 / SCALE  # database_sizes and table_stats (5 minutes by default)
-CPU_WINDOW = 5.0 if QUICK else 10.0  # seconds of bench time per CPU figure (x SCALE of operation) ...
-CPU_WINDOW_SLOW = 2 * SLOW_INTERVAL if not QUICK else SLOW_INTERVAL  # ... with the 5-minute collectors: whole periods of them
+CPU_WINDOW = 4.0 if QUICK else 10.0  # seconds of bench time per CPU figure (x SCALE of operation) ...
+CPU_WINDOW_SLOW = CPU_WINDOW if QUICK else SLOW_INTERVAL  # ... with the 5-minute collectors: one whole period of them
 
 ROLES = {"poolwatch": "pw_bench_poolwatch", "postgres_exporter": "pw_bench_pgexp", "pgbouncer_exporter": "pw_bench_pgbexp"}
 
 
+BENCH_STARTED = time.perf_counter()
+
+
 def log(*parts):
-    print("==>", *parts, file=sys.stderr, flush=True)
+    print(f"==> {time.perf_counter() - BENCH_STARTED:5.0f} s", *parts, file=sys.stderr, flush=True)
+
+
+def together(calls):
+    """Runs the callables at once, one thread each, and returns their results in order. For figures that
+    do not depend on latency (memory after N scrapes, CPU time per process), so they take the time of the
+    slowest exporter instead of the sum."""
+    results = [None] * len(calls)
+    def run(i):
+        results[i] = calls[i]()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def free_port():
@@ -363,6 +381,17 @@ class Servers:
                 counts[exporter] += len(re.findall(re.escape(pattern.format(role)) + r"\b", text))
         return counts
 
+    def poolwatch_statements_by_time(self, limit=6):
+        """poolwatch's statements since the last reset, most expensive first: (ms per call, share of its
+        PostgreSQL time, calls, text)."""
+        with self.admin.cursor() as cur:
+            cur.execute("""SELECT s.total_exec_time / s.calls, s.total_exec_time / sum(s.total_exec_time) OVER (), s.calls,
+                                  regexp_replace(s.query, '\\s+', ' ', 'g')
+                           FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+                           WHERE s.toplevel AND r.rolname = %s AND s.calls > 0 ORDER BY s.total_exec_time DESC""",
+                        (ROLES["poolwatch"],))
+            return cur.fetchall()[:limit]
+
     def statement_entries(self):
         with self.admin.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_stat_statements")
@@ -635,16 +664,23 @@ class Running:
 
 
 def point(results, key, exporters, servers, cpu=False, long_budget=LONG_BUDGET):
-    """Every figure of one scale point, exporter after exporter."""
+    """Every figure of one scale point: latency and throughput exporter after exporter, then CPU per hour
+    and memory after LONG_SCRAPES scrapes for all of them at once."""
+    name = " ".join(map(str, key))
     for e in exporters:
         e.new_point()
     for e in exporters:
-        log(f"{' '.join(map(str, key))}: {e.name}")
+        log(f"{name}: {e.name}")
         results[key + (e.name,)] = measure(e, servers) if e.name != "floor" else {}
-        if cpu and e.name != "floor":
-            results[key + (e.name,)].update(cpu_per_hour(e, servers, CPU_WINDOW_SLOW if e.name == "poolwatch" and key[0] == "statements" else CPU_WINDOW))
-    for e in exporters:
-        results[key + (e.name, "memory")] = long_scrapes(e, long_budget)
+    measured = [e for e in exporters if e.name != "floor"]
+    if cpu:
+        window = CPU_WINDOW_SLOW if key[0] == "statements" else CPU_WINDOW
+        log(f"{name}: CPU per hour, {window:g} s")
+        for e, figures in zip(measured, together([lambda e=e: cpu_per_hour(e, servers, window) for e in measured])):
+            results[key + (e.name,)].update(figures)
+    log(f"{name}: memory after {LONG_SCRAPES} scrapes")
+    for e, memory in zip(exporters, together([lambda e=e: long_scrapes(e, long_budget) for e in exporters])):
+        results[key + (e.name, "memory")] = memory
 
 
 def one_run(run, servers, floors):
@@ -660,6 +696,8 @@ def one_run(run, servers, floors):
             results[("base", e.name, "warm")] = e.memory()
         point(results, ("base",), exporters, servers, long_budget=None)
         results[("base", "poolwatch", "sql_per_scrape")] = poolwatch_sql_per_scrape(exporters[0], servers)
+        if run == 0:
+            floors["pw_statements"] = servers.poolwatch_statements_by_time()
 
     # Pools: PgBouncer with 1,000 aliases, poolwatch with its PgBouncer target only.
     set_aliases(POOL_POINTS[-1])
@@ -763,6 +801,10 @@ def report(runs, floors, micro, header_line):
     out.append(f"PostgreSQL time: poolwatch per round / postgres_exporter per scrape = "
                f"{fmt(ratio(m(('base', pw), 'pg_ms_per_round'), m(('base', pe), 'pg_ms_per_scrape')), 3)} "
                f"(whole rounds; the 5-minute collectors amortized: see the CPU and PostgreSQL time per hour table)\n")
+    rows = [[fmt(ms, 3), f"{share * 100:.0f}%", calls, text[:110]] for ms, share, calls, text in floors.get("pw_statements", [])]
+    if rows:
+        out.append(table("poolwatch's most expensive statements at the base point (first run, pg_stat_statements)",
+                         ["ms per call", "share of its PostgreSQL time", "calls", "statement"], rows))
 
     rows = []
     mem = lambda key, field: m(key + ("memory",), field)
@@ -863,7 +905,7 @@ def main():
         load.terminate()
         load.wait()
     log("micro-benchmarks")
-    micro = subprocess.run([MICRO], capture_output=True, text=True, check=True).stdout
+    micro = subprocess.run([MICRO] + (["--iterations", "10"] if QUICK else []), capture_output=True, text=True, check=True).stdout
     text = report(runs, floors, micro, header)
     text += f"\nThe measuring part took {(time.perf_counter() - started) / 60:.1f} minutes ({RUNS} run(s){', PW_BENCH_QUICK=1' if QUICK else ''}).\n"
     print(text)
