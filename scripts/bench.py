@@ -7,7 +7,8 @@ with only the aliases the dimension needs, pg_stat_statements reset), with a pgb
 PgBouncer all along:
   base        10 pools: poolwatch with both targets, postgres_exporter, the pgbouncer exporter, and the
               Swift floor (poolwatch-floor: Hummingbird serving a static body, built like poolwatch)
-  pools       10 / 100 / 1,000 pools: poolwatch with the PgBouncer target only vs the pgbouncer exporter
+  pools       10 / 100 / 1,000 pools (as many PgBouncer aliases, each opened once): poolwatch with the
+              PgBouncer target only vs the pgbouncer exporter
   statements  100 / 1,000 / 5,000 pg_stat_statements entries: poolwatch with the PostgreSQL target only vs
               postgres_exporter at the same coverage (its default collectors plus the queries.yaml below)
   backends    50 / 150 idle backends: the same pair
@@ -516,7 +517,8 @@ def wrk(exporter):
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     served = re.search(r"(\d+) requests in", out)
     exporter.scrapes += int(served.group(1)) if served else 0
-    return float(match.group(1)) if match else float("nan")
+    # No request finished within the run (a scrape slower than WRK_SECONDS x 10 connections): n/a.
+    return float(match.group(1)) if match and served and int(served.group(1)) > 0 else float("nan")
 
 
 def poolwatch_sql_per_scrape(exporter, servers):
@@ -699,11 +701,12 @@ def one_run(run, servers, floors):
         if run == 0:
             floors["pw_statements"] = servers.poolwatch_statements_by_time()
 
-    # Pools: PgBouncer with 1,000 aliases, poolwatch with its PgBouncer target only.
-    set_aliases(POOL_POINTS[-1])
+    # Pools: PgBouncer with as many aliases as pools at each point, poolwatch with its PgBouncer target only.
+    set_aliases(POOL_POINTS[0])
     state = {"opened": 0}
     with Running(poolwatch("bouncer"), pgbouncer_exporter()) as exporters:
         for pools in POOL_POINTS:
+            set_aliases(pools)
             open_pools(pools, state)
             settle()
             point(results, ("pools", pools), exporters, servers, cpu=pools in CPU_POOL_POINTS)
