@@ -699,7 +699,7 @@ def one_run(run, servers, floors):
         point(results, ("base",), exporters, servers, long_budget=None)
         results[("base", "poolwatch", "sql_per_scrape")] = poolwatch_sql_per_scrape(exporters[0], servers)
         if run == 0:
-            floors["pw_statements"] = servers.poolwatch_statements_by_time()
+            floors[("pw_statements", "base")] = servers.poolwatch_statements_by_time()
 
     # Pools: PgBouncer with as many aliases as pools at each point, poolwatch with its PgBouncer target only.
     set_aliases(POOL_POINTS[0])
@@ -726,6 +726,7 @@ def one_run(run, servers, floors):
             results[("statements", count, "entries")] = servers.statement_entries()
             if run == 0:
                 floors[("statements", count)] = timed_run(servers.admin, poolwatch_statements("postgres", exporters[0]))
+                floors[("pw_statements", count)] = servers.poolwatch_statements_by_time()
 
     reset_statements(servers)
     with Running(poolwatch("pg"), postgres_exporter()) as exporters:
@@ -804,10 +805,12 @@ def report(runs, floors, micro, header_line):
     out.append(f"PostgreSQL time: poolwatch per round / postgres_exporter per scrape = "
                f"{fmt(ratio(m(('base', pw), 'pg_ms_per_round'), m(('base', pe), 'pg_ms_per_scrape')), 3)} "
                f"(whole rounds; the 5-minute collectors amortized: see the CPU and PostgreSQL time per hour table)\n")
-    rows = [[fmt(ms, 3), f"{share * 100:.0f}%", calls, text[:110]] for ms, share, calls, text in floors.get("pw_statements", [])]
-    if rows:
-        out.append(table("poolwatch's most expensive statements at the base point (first run, pg_stat_statements)",
-                         ["ms per call", "share of its PostgreSQL time", "calls", "statement"], rows))
+    for where, title in ((("pw_statements", "base"), "the base point"),
+                         (("pw_statements", STATEMENT_POINTS[-1]), f"{STATEMENT_POINTS[-1]:,} statements")):
+        rows = [[fmt(ms, 3), f"{share * 100:.0f}%", calls, text[:110]] for ms, share, calls, text in floors.get(where, [])]
+        if rows:
+            out.append(table(f"poolwatch's most expensive statements at {title} (first run, pg_stat_statements)",
+                             ["ms per call", "share of its PostgreSQL time", "calls", "statement"], rows))
 
     rows = []
     mem = lambda key, field: m(key + ("memory",), field)
