@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "poolwatch", targets: ["poolwatch"]),
         .executable(name: "poolwatch-microbench", targets: ["poolwatch-microbench"]),
+        .executable(name: "poolwatch-floor", targets: ["poolwatch-floor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -46,10 +47,12 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // zlib, for gzip of the exposition (apt: zlib1g-dev).
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's malloc.h (mallopt, malloc_trim): see ProcessMemory.swift.
+        .systemLibrary(name: "CMalloc"),
         // Pure logic, no I/O: config model and validation, snapshot, exposition encoder, collectors' mappings.
         .target(
             name: "PoolWatchCore",
-            dependencies: ["CZlib", "CYAML"],
+            dependencies: ["CZlib", "CYAML", "CMalloc"],
             swiftSettings: swiftSettings
         ),
         // What the process runs on: the thread pool for blocking C calls (libpq, libcurl) and the wall clock.
@@ -123,6 +126,12 @@ let package = Package(
         .executableTarget(
             name: "poolwatch-microbench",
             dependencies: ["PoolWatchCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The memory floor for the bench: a Hummingbird server serving a static body, built like poolwatch.
+        .executableTarget(
+            name: "poolwatch-floor",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -2,9 +2,23 @@
 """The measuring half of scripts/bench (which installs, builds and starts the servers, then runs this
 with the virtualenv's Python, which has psycopg2).
 
-Each run starts poolwatch, postgres_exporter and the pgbouncer exporter against the same PostgreSQL and
-PgBouncer, with a pgbench load running through PgBouncer, and walks the scale points; each exporter is
-measured on the same work at each point, one after the other. Runs are repeated and the tables show the
+Each run walks four dimensions, each from a clean state (fresh exporter processes, PgBouncer reloaded
+with only the aliases the dimension needs, pg_stat_statements reset), with a pgbench load running through
+PgBouncer all along:
+  base        10 pools: poolwatch with both targets, postgres_exporter, the pgbouncer exporter, and the
+              Swift floor (poolwatch-floor: Hummingbird serving a static body, built like poolwatch)
+  pools       10 / 100 / 1,000 pools (as many PgBouncer aliases, each opened once): poolwatch with the
+              PgBouncer target only vs the pgbouncer exporter
+  statements  100 / 1,000 / 5,000 pg_stat_statements entries: poolwatch with the PostgreSQL target only vs
+              postgres_exporter at the same coverage (its default collectors plus the queries.yaml below)
+  backends    50 / 150 idle backends: the same pair
+At each point: scrape latency and throughput, CPU and SQL per scrape, RSS (total, anonymous, file) after
+1,000 scrapes (or as many as fit in a few seconds for a slow peer: the count is printed); at the first
+and last pool points and the last statements point, CPU seconds per hour of normal operation.
+
+Time is scaled by SCALE (15): poolwatch's interval is 1 s instead of 15 s (its 5-minute collectors run
+every 20 s), and two scrapers each scrape every 1 s, as an HA Prometheus pair does every 15 s. CPU per
+hour is CPU per such 1-second cycle x 240 cycles per hour. Runs are repeated and the tables show the
 median of each figure. Nothing here asserts: it prints numbers and ratios.
 """
 import http.client
@@ -14,14 +28,17 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg2
 
 BIN = os.environ["PW_BENCH_BIN_PATH"]
 MICRO = os.environ["PW_BENCH_MICRO_PATH"]
+FLOOR = os.environ["PW_BENCH_FLOOR_PATH"]
 PG_PORT = int(os.environ["PW_PG_PORT"])
 PGB_PORT = int(os.environ["PW_PGB_PORT"])
+PGB_INI = os.environ["PW_PGB_DIR"] + "/pgbouncer.ini"
 TMP = os.environ["PW_TMP"]
 OUT = os.environ["PW_BENCH_OUT"]
 QUICK = os.environ.get("PW_BENCH_QUICK") == "1"
@@ -32,16 +49,42 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 POOL_POINTS = [10, 100] if QUICK else [10, 100, 1000]
 STATEMENT_POINTS = [100, 1000] if QUICK else [100, 1000, 5000]
 BACKEND_POINTS = [50] if QUICK else [50, 150]
+CPU_POOL_POINTS = (POOL_POINTS[0], POOL_POINTS[-1])
+CPU_STATEMENT_POINTS = (STATEMENT_POINTS[-1],)
 SEQUENTIAL = 100          # sequential scrapes per latency figure
-SEQUENTIAL_BUDGET = 60.0  # ... unless an exporter takes longer than this in all
-LONG_SCRAPES = 200 if QUICK else 1000
-WRK_SECONDS = 3
+SEQUENTIAL_BUDGET = 2.0 if QUICK else 5.0  # ... unless an exporter takes longer than this in all
+LONG_SCRAPES = 200 if QUICK else 1000  # RSS is read after this many scrapes at a point ...
+LONG_BUDGET = 3.0 if QUICK else 8.0  # ... or this many seconds of scraping, for a slow peer (the base point always waits for all)
+WRK_SECONDS = 1 if QUICK else 2
+SCALE = 15                # 1 s of the bench stands for 15 s of operation
+INTERVAL = 15 / SCALE     # poolwatch's interval and the scrapers' period, seconds
+SLOW_INTERVAL = 300 / SCALE  # database_sizes and table_stats (5 minutes by default)
+CPU_WINDOW = 4.0 if QUICK else 10.0  # seconds of bench time per CPU figure (x SCALE of operation) ...
+CPU_WINDOW_SLOW = CPU_WINDOW if QUICK else SLOW_INTERVAL  # ... with the 5-minute collectors: one whole period of them
 
 ROLES = {"poolwatch": "pw_bench_poolwatch", "postgres_exporter": "pw_bench_pgexp", "pgbouncer_exporter": "pw_bench_pgbexp"}
 
 
+BENCH_STARTED = time.perf_counter()
+
+
 def log(*parts):
-    print("==>", *parts, file=sys.stderr, flush=True)
+    print(f"==> {time.perf_counter() - BENCH_STARTED:5.0f} s", *parts, file=sys.stderr, flush=True)
+
+
+def together(calls):
+    """Runs the callables at once, one thread each, and returns their results in order. For figures that
+    do not depend on latency (memory after N scrapes, CPU time per process), so they take the time of the
+    slowest exporter instead of the sum."""
+    results = [None] * len(calls)
+    def run(i):
+        results[i] = calls[i]()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def free_port():
@@ -59,27 +102,34 @@ def pg(dbname="postgres", port=PG_PORT, user="postgres"):
 
 # --- the exporters -------------------------------------------------------------------------------
 
+def http_get(conn, headers):
+    conn.request("GET", "/metrics", headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
 class Exporter:
     """One exporter process, scraped over one keep-alive connection like Prometheus does."""
 
-    def __init__(self, name, argv, env=None, covers=()):
-        self.name, self.argv, self.env, self.covers = name, argv, env, covers
+    def __init__(self, name, argv, env=None, peer=True):
+        self.name, self.argv, self.env, self.peer = name, argv, env, peer
         self.port = None
         self.proc = None
+        self.scrapes = 0  # since the current point began (see `new_point`)
 
-    def start(self, port):
-        self.port = port
+    def start(self):
+        self.port = free_port()
         env = dict(os.environ)
         env.update(self.env or {})
         self.logfile = open(f"{TMP}/{self.name}.log", "ab")
-        self.proc = subprocess.Popen(self.argv(port), env=env, stdout=self.logfile, stderr=subprocess.STDOUT)
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.proc = subprocess.Popen(self.argv(self.port), env=env, stdout=self.logfile, stderr=subprocess.STDOUT)
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
                 status, _ = self.scrape()
                 if status == 200:
-                    return
+                    return self
             except OSError:
                 self.conn.close()
             time.sleep(0.2)
@@ -95,65 +145,147 @@ class Exporter:
                 self.proc.wait()
         self.conn.close()
 
-    def scrape(self, gzip=False):
+    def new_point(self):
+        self.scrapes = 0
+
+    def scrape(self, gzip=True):
+        """One scrape; with Accept-Encoding: gzip unless told otherwise, as Prometheus scrapes."""
         headers = {"Accept-Encoding": "gzip"} if gzip else {}
+        self.scrapes += 1
         try:
-            self.conn.request("GET", "/metrics", headers=headers)
-            response = self.conn.getresponse()
+            return http_get(self.conn, headers)
         except (http.client.HTTPException, OSError):
             # The Python exporter answers HTTP/1.0 and closes; reconnect like Prometheus would.
             self.conn.close()
-            self.conn.request("GET", "/metrics", headers=headers)
-            response = self.conn.getresponse()
-        return response.status, response.read()
+            return http_get(self.conn, headers)
 
-    def rss_mib(self, field="VmRSS"):
+    def status_mib(self, field):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
 
-    def anon_mib(self):
-        """The anonymous part of RSS (heap, stacks): RSS without the mapped code and data of the binary
-        and its libraries, which are clean file pages the kernel can drop and share."""
-        return self.rss_mib("RssAnon")
+    def memory(self):
+        """RSS in MiB: total, anonymous (heap, stacks: what the process itself allocated) and file pages
+        (the mapped code and data of the binary and its libraries: clean pages the kernel can drop and
+        share), split by where the file pages come from."""
+        split = memory_split(self.proc.pid)
+        split.update(rss=self.status_mib("VmRSS"), anon=self.status_mib("RssAnon"), file=self.status_mib("RssFile"))
+        return split
 
     def cpu_seconds(self):
+        """CPU time of the whole process. Two sources: the per-thread run times (nanoseconds, but only of
+        threads alive now) and the process's tick counts (10 ms, but including threads that exited: the
+        Python exporter starts one per request). The precise one unless threads exited with CPU time."""
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        ticks = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        ns = 0
+        for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{task}/schedstat") as f:
+                    ns += int(f.read().split()[0])
+            except OSError:
+                pass
+        return ticks, ns / 1e9
+
+
+def cpu_delta(before, after):
+    ticks, precise = after[0] - before[0], after[1] - before[1]
+    return ticks if ticks - precise > 2 / CLK_TCK else precise
+
+
+def memory_split(pid):
+    """File-backed RSS of `pid` in MiB by origin: the executable itself (for the Python exporter, the
+    interpreter), the language runtime (Swift's libraries, or libpython and Python's extension modules;
+    postgres_exporter is one static Go binary) and other shared libraries."""
+    exe = os.path.realpath(f"/proc/{pid}/exe")
+    split = {"binary": 0, "runtime": 0, "libs": 0}
+    path = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+$", parts[0]):
+                path = parts[5] if len(parts) > 5 and parts[5].startswith("/") else None
+            elif path and parts[0] in ("Rss:", "Anonymous:"):
+                kib = int(parts[1]) * (1 if parts[0] == "Rss:" else -1)
+                if path == exe:
+                    split["binary"] += kib
+                elif "/lib/swift/" in path or "libpython" in path or "/lib-dynload/" in path or "/site-packages/" in path:
+                    split["runtime"] += kib
+                else:
+                    split["libs"] += kib
+    return {k: v / 1024 for k, v in split.items()}
 
 
 def write_peer_files():
     # postgres_exporter 0.11 has no pg_stat_statements collector; the documented way is a queries.yaml.
-    # Debian's example still uses the pre-13 column names, so this is that example for PostgreSQL 13+.
+    # Debian's example queries.yaml (/usr/share/doc/prometheus-postgres-exporter/examples) also has the
+    # table statistics, the replication lag and the postmaster start time that poolwatch collects: those
+    # entries as shipped, and its pg_stat_statements entry with the column names of PostgreSQL 13+.
+    # (Its pg_process_idle histogram is left out: poolwatch has no counterpart.) With its default
+    # collectors (pg_stat_database, pg_stat_bgwriter, pg_database sizes, locks, pg_stat_activity,
+    # pg_stat_replication, replication slots, settings) this is poolwatch's PostgreSQL coverage.
+    table_columns = ["seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd", "n_tup_del",
+                     "n_tup_hot_upd", "n_live_tup", "n_dead_tup", "n_mod_since_analyze", "last_vacuum", "last_autovacuum",
+                     "last_analyze", "last_autoanalyze", "vacuum_count", "autovacuum_count", "analyze_count", "autoanalyze_count"]
+    gauges = {"n_live_tup", "n_dead_tup", "n_mod_since_analyze", "last_vacuum", "last_autovacuum", "last_analyze", "last_autoanalyze"}
+    select = ", ".join(f"COALESCE({c}, '1970-01-01Z') as {c}" if c.startswith("last_") else c for c in table_columns)
+    tables = "\n".join(f'    - {c}: {{usage: "{"GAUGE" if c in gauges else "COUNTER"}", description: "{c}"}}' for c in table_columns)
+    statio_columns = ["heap_blks_read", "heap_blks_hit", "idx_blks_read", "idx_blks_hit", "toast_blks_read", "toast_blks_hit",
+                      "tidx_blks_read", "tidx_blks_hit"]
+    statio = "\n".join(f'    - {c}: {{usage: "COUNTER", description: "{c}"}}' for c in statio_columns)
     with open(f"{TMP}/queries.yaml", "w") as f:
-        f.write("""pg_stat_statements:
+        f.write(f"""pg_replication:
+  query: "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 ELSE GREATEST (0, EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))) END AS lag"
+  master: true
+  metrics:
+    - lag: {{usage: "GAUGE", description: "Replication lag behind master in seconds"}}
+pg_postmaster:
+  query: "SELECT pg_postmaster_start_time as start_time_seconds from pg_postmaster_start_time()"
+  master: true
+  metrics:
+    - start_time_seconds: {{usage: "GAUGE", description: "Time at which postmaster started"}}
+pg_stat_user_tables:
+  query: "SELECT current_database() datname, schemaname, relname, {select} FROM pg_stat_user_tables"
+  metrics:
+    - datname: {{usage: "LABEL", description: "Name of current database"}}
+    - schemaname: {{usage: "LABEL", description: "Name of the schema that this table is in"}}
+    - relname: {{usage: "LABEL", description: "Name of this table"}}
+{tables}
+pg_statio_user_tables:
+  query: "SELECT current_database() datname, schemaname, relname, {", ".join(statio_columns)} FROM pg_statio_user_tables"
+  metrics:
+    - datname: {{usage: "LABEL", description: "Name of current database"}}
+    - schemaname: {{usage: "LABEL", description: "Name of the schema that this table is in"}}
+    - relname: {{usage: "LABEL", description: "Name of this table"}}
+{statio}
+pg_stat_statements:
   query: "SELECT t2.rolname, t3.datname, queryid, calls, total_exec_time / 1000 as total_time_seconds, min_exec_time / 1000 as min_time_seconds, max_exec_time / 1000 as max_time_seconds, mean_exec_time / 1000 as mean_time_seconds, stddev_exec_time / 1000 as stddev_time_seconds, rows, shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written, local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written, temp_blks_read, temp_blks_written, blk_read_time / 1000 as blk_read_time_seconds, blk_write_time / 1000 as blk_write_time_seconds FROM pg_stat_statements t1 JOIN pg_roles t2 ON (t1.userid=t2.oid) JOIN pg_database t3 ON (t1.dbid=t3.oid)"
   master: true
   metrics:
-    - rolname: {usage: "LABEL", description: "Name of user"}
-    - datname: {usage: "LABEL", description: "Name of database"}
-    - queryid: {usage: "LABEL", description: "Query ID"}
-    - calls: {usage: "COUNTER", description: "Number of times executed"}
-    - total_time_seconds: {usage: "COUNTER", description: "Total time spent in the statement"}
-    - min_time_seconds: {usage: "GAUGE", description: "Minimum time spent in the statement"}
-    - max_time_seconds: {usage: "GAUGE", description: "Maximum time spent in the statement"}
-    - mean_time_seconds: {usage: "GAUGE", description: "Mean time spent in the statement"}
-    - stddev_time_seconds: {usage: "GAUGE", description: "Population standard deviation of time spent in the statement"}
-    - rows: {usage: "COUNTER", description: "Total number of rows retrieved or affected by the statement"}
-    - shared_blks_hit: {usage: "COUNTER", description: "Total number of shared block cache hits"}
-    - shared_blks_read: {usage: "COUNTER", description: "Total number of shared blocks read"}
-    - shared_blks_dirtied: {usage: "COUNTER", description: "Total number of shared blocks dirtied"}
-    - shared_blks_written: {usage: "COUNTER", description: "Total number of shared blocks written"}
-    - local_blks_hit: {usage: "COUNTER", description: "Total number of local block cache hits"}
-    - local_blks_read: {usage: "COUNTER", description: "Total number of local blocks read"}
-    - local_blks_dirtied: {usage: "COUNTER", description: "Total number of local blocks dirtied"}
-    - local_blks_written: {usage: "COUNTER", description: "Total number of local blocks written"}
-    - temp_blks_read: {usage: "COUNTER", description: "Total number of temp blocks read"}
-    - temp_blks_written: {usage: "COUNTER", description: "Total number of temp blocks written"}
-    - blk_read_time_seconds: {usage: "COUNTER", description: "Time spent reading blocks"}
-    - blk_write_time_seconds: {usage: "COUNTER", description: "Time spent writing blocks"}
+    - rolname: {{usage: "LABEL", description: "Name of user"}}
+    - datname: {{usage: "LABEL", description: "Name of database"}}
+    - queryid: {{usage: "LABEL", description: "Query ID"}}
+    - calls: {{usage: "COUNTER", description: "Number of times executed"}}
+    - total_time_seconds: {{usage: "COUNTER", description: "Total time spent in the statement"}}
+    - min_time_seconds: {{usage: "GAUGE", description: "Minimum time spent in the statement"}}
+    - max_time_seconds: {{usage: "GAUGE", description: "Maximum time spent in the statement"}}
+    - mean_time_seconds: {{usage: "GAUGE", description: "Mean time spent in the statement"}}
+    - stddev_time_seconds: {{usage: "GAUGE", description: "Population standard deviation of time spent in the statement"}}
+    - rows: {{usage: "COUNTER", description: "Total number of rows retrieved or affected by the statement"}}
+    - shared_blks_hit: {{usage: "COUNTER", description: "Total number of shared block cache hits"}}
+    - shared_blks_read: {{usage: "COUNTER", description: "Total number of shared blocks read"}}
+    - shared_blks_dirtied: {{usage: "COUNTER", description: "Total number of shared blocks dirtied"}}
+    - shared_blks_written: {{usage: "COUNTER", description: "Total number of shared blocks written"}}
+    - local_blks_hit: {{usage: "COUNTER", description: "Total number of local block cache hits"}}
+    - local_blks_read: {{usage: "COUNTER", description: "Total number of local blocks read"}}
+    - local_blks_dirtied: {{usage: "COUNTER", description: "Total number of local blocks dirtied"}}
+    - local_blks_written: {{usage: "COUNTER", description: "Total number of local blocks written"}}
+    - temp_blks_read: {{usage: "COUNTER", description: "Total number of temp blocks read"}}
+    - temp_blks_written: {{usage: "COUNTER", description: "Total number of temp blocks written"}}
+    - blk_read_time_seconds: {{usage: "COUNTER", description: "Time spent reading blocks"}}
+    - blk_write_time_seconds: {{usage: "COUNTER", description: "Time spent writing blocks"}}
 """)
     with open(f"{TMP}/pgbouncer-exporter.yml", "w") as f:
         f.write(f"""exporter_host: 127.0.0.1
@@ -164,24 +296,30 @@ pgbouncers:
 """)
 
 
-def poolwatch_config(port):
-    path = f"{TMP}/poolwatch-bench.yml"
-    with open(path, "w") as f:
-        f.write(f"""listen_address: 127.0.0.1:{port}
-targets:
-  - name: pg
+POOLWATCH_TARGETS = {
+    "pg": f"""  - name: pg
     kind: postgres
     dsn: "host=127.0.0.1 port={PG_PORT} user={ROLES['poolwatch']} dbname=postgres"
-    interval: 2s
+    interval: {INTERVAL:g}s
     statements: {{enabled: true}}
-  - name: bouncer
+    database_sizes: {SLOW_INTERVAL:g}s
+    table_stats: {{interval: {SLOW_INTERVAL:g}s}}
+""",
+    "bouncer": f"""  - name: bouncer
     kind: pgbouncer
     dsn: "host=127.0.0.1 port={PGB_PORT} user={ROLES['poolwatch']} dbname=pgbouncer"
-    interval: 2s
-alerting:
-  state_dir: {TMP}/poolwatch-state
-""")
-    return [BIN, "--config", path, "--log-level", "warning"]
+    interval: {INTERVAL:g}s
+""",
+}
+
+
+def poolwatch_config(path, targets):
+    def argv(port):
+        with open(path, "w") as f:
+            f.write(f"listen_address: 127.0.0.1:{port}\ntargets:\n" + "".join(POOLWATCH_TARGETS[t] for t in targets)
+                    + f"alerting:\n  state_dir: {TMP}/poolwatch-state-{port}\n")
+        return [BIN, "--config", path, "--log-level", "warning"]
+    return argv
 
 
 def pgbouncer_exporter_argv(port):
@@ -193,16 +331,26 @@ def pgbouncer_exporter_argv(port):
     return [f"{VENV_BIN}/pgbouncer-exporter", "--config", path, "--log-level", "WARNING"]
 
 
-def exporters():
-    return [
-        Exporter("poolwatch", poolwatch_config, covers=("postgres", "pgbouncer")),
-        Exporter("postgres_exporter",
-                 lambda port: ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{port}",
-                               f"--extend.query-path={TMP}/queries.yaml", "--log.level=warn"],
-                 env={"DATA_SOURCE_NAME": f"postgresql://{ROLES['postgres_exporter']}@127.0.0.1:{PG_PORT}/postgres?sslmode=disable"},
-                 covers=("postgres",)),
-        Exporter("pgbouncer_exporter", pgbouncer_exporter_argv, covers=("pgbouncer",)),
-    ]
+def poolwatch(*targets):
+    path = f"{TMP}/poolwatch-bench-{'-'.join(targets)}.yml"
+    exporter = Exporter("poolwatch", poolwatch_config(path, targets), peer=False)
+    exporter.config = path
+    return exporter
+
+
+def postgres_exporter():
+    return Exporter("postgres_exporter",
+                    lambda port: ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{port}",
+                                  f"--extend.query-path={TMP}/queries.yaml", "--log.level=warn"],
+                    env={"DATA_SOURCE_NAME": f"postgresql://{ROLES['postgres_exporter']}@127.0.0.1:{PG_PORT}/postgres?sslmode=disable"})
+
+
+def pgbouncer_exporter():
+    return Exporter("pgbouncer_exporter", pgbouncer_exporter_argv)
+
+
+def floor():
+    return Exporter("floor", lambda port: [FLOOR, str(port)], peer=False)
 
 
 # --- what the servers say about the exporters ---------------------------------------------------------
@@ -234,6 +382,17 @@ class Servers:
                 counts[exporter] += len(re.findall(re.escape(pattern.format(role)) + r"\b", text))
         return counts
 
+    def poolwatch_statements_by_time(self, limit=6):
+        """poolwatch's statements since the last reset, most expensive first: (ms per call, share of its
+        PostgreSQL time, calls, text)."""
+        with self.admin.cursor() as cur:
+            cur.execute("""SELECT s.total_exec_time / s.calls, s.total_exec_time / sum(s.total_exec_time) OVER (), s.calls,
+                                  regexp_replace(s.query, '\\s+', ' ', 'g')
+                           FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+                           WHERE s.toplevel AND r.rolname = %s AND s.calls > 0 ORDER BY s.total_exec_time DESC""",
+                        (ROLES["poolwatch"],))
+            return cur.fetchall()[:limit]
+
     def statement_entries(self):
         with self.admin.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_stat_statements")
@@ -254,11 +413,11 @@ def timed_run(conn, statements, repeat=5):
     return statistics.median(times)
 
 
-def poolwatch_statements(kind):
+def poolwatch_statements(kind, exporter):
     """The statements of one poolwatch round against `kind`, from `poolwatch sql` (PostgreSQL 15, PgBouncer 1.18)."""
     target = "pg" if kind == "postgres" else "bouncer"
     version = {"postgres": 150000, "pgbouncer": 11800}[kind]
-    out = subprocess.run([BIN, "sql", "--config", f"{TMP}/poolwatch-bench.yml", "--target", target,
+    out = subprocess.run([BIN, "sql", "--config", exporter.config, "--target", target,
                           "--version-number", str(version)], capture_output=True, text=True, check=True).stdout
     text = "\n".join(line for line in out.splitlines() if not line.startswith("--"))
     return [statement.strip() for statement in text.split(";\n") if statement.strip()]
@@ -274,14 +433,14 @@ def series_and_families(body):
 
 
 ROUND_RE = re.compile(rb'poolwatch_collection_duration_seconds\{target="(\w+)"\} (\S+)')
-LAST_RE = re.compile(rb'poolwatch_last_collection_timestamp_seconds\{target="pg"\} (\S+)')
+LAST_RE = re.compile(rb'poolwatch_last_collection_timestamp_seconds\{target="(\w+)"\} (\S+)')
 
 
-def measure(exporter, servers, throughput=True):
-    """Latency, size, CPU, SQL and logins of `exporter` at the current point."""
+def measure(exporter, servers):
+    """Size, latency, throughput, CPU, SQL and logins of `exporter` at the current point."""
     result = {}
-    _, plain = exporter.scrape()
-    _, gz = exporter.scrape(gzip=True)
+    _, plain = exporter.scrape(gzip=False)
+    _, gz = exporter.scrape()
     result["families"], result["series"] = series_and_families(plain)
     result["plain_kib"], result["gzip_kib"] = len(plain) / 1024, len(gz) / 1024
 
@@ -292,82 +451,157 @@ def measure(exporter, servers, throughput=True):
         t = time.perf_counter()
         exporter.scrape()
         times.append((time.perf_counter() - t) * 1000)
-    window = time.perf_counter() - started
     n = len(times)
     sql_after, logins_after, cpu_after = servers.sql_by_role(), servers.logins(), exporter.cpu_seconds()
-    calls = sql_after[exporter.name][0] - sql_before[exporter.name][0]
-    pg_ms = sql_after[exporter.name][1] - sql_before[exporter.name][1]
     times.sort()
     result.update(
         scrapes=n, p50_ms=statistics.median(times), p99_ms=times[min(n - 1, int(n * 0.99))],
-        cpu_ms_per_scrape=(cpu_after - cpu_before) * 1000 / n,
-        logins_per_scrape=(logins_after[exporter.name] - logins_before[exporter.name]) / n,
-        window_s=window)
+        cpu_ms_per_scrape=cpu_delta(cpu_before, cpu_after) * 1000 / n,
+        logins_per_scrape=(logins_after[exporter.name] - logins_before[exporter.name]) / n)
     if exporter.name == "poolwatch":
         # Rounds run on their own clock, not per scrape: their cost is measured over whole rounds.
         result.update(round_cost(exporter, servers))
     else:
+        calls = sql_after[exporter.name][0] - sql_before[exporter.name][0]
+        pg_ms = sql_after[exporter.name][1] - sql_before[exporter.name][1]
         result.update(sql_per_scrape=calls / n, pg_ms_per_scrape=pg_ms / n)
-    if throughput:
-        result["rps"] = wrk(exporter.port)
-    result["rss_mib"], result["anon_mib"] = exporter.rss_mib(), exporter.anon_mib()
+    result["rps"] = wrk(exporter)
     return result
 
 
-def round_of(exporter):
-    """The finish time of poolwatch's last PostgreSQL round and the durations (ms) of both targets' last rounds."""
+def long_scrapes(exporter, budget):
+    """Scrapes `exporter` (gzip, one connection) until it has served LONG_SCRAPES at this point or
+    `budget` seconds passed, then reads its memory. Returns the memory and the scrape count."""
+    started = time.perf_counter()
+    while exporter.scrapes < LONG_SCRAPES and (budget is None or time.perf_counter() - started < budget):
+        exporter.scrape()
+    result = exporter.memory()
+    result["scrapes"] = exporter.scrapes
+    return result
+
+
+def last_rounds(exporter):
+    """The finish times of poolwatch's last rounds and their durations (ms), by target."""
     body = exporter.scrape()[1]
-    return LAST_RE.search(body).group(1), {t.decode(): float(v) * 1000 for t, v in ROUND_RE.findall(body)}
+    import gzip
+    body = gzip.decompress(body)
+    return ({t.decode(): v for t, v in LAST_RE.findall(body)}, {t.decode(): float(v) * 1000 for t, v in ROUND_RE.findall(body)})
 
 
 def round_cost(exporter, servers, rounds=3):
-    """poolwatch's SQL statements, PostgreSQL time and round durations over `rounds` whole rounds."""
-    last, _ = round_of(exporter)
-    while round_of(exporter)[0] == last:
+    """poolwatch's SQL statements, PostgreSQL time and round durations over `rounds` whole rounds of
+    its first target (the 5-minute collectors may fall into them: see the CPU table for the amortized figure)."""
+    def finished():
+        rounds = last_rounds(exporter)[0]
+        return rounds.get("pg", rounds.get("bouncer"))
+    last = finished()
+    while finished() == last:
         time.sleep(0.02)
-    before, durations = servers.sql_by_role()["poolwatch"], {"pg": [], "bouncer": []}
+    before, durations = servers.sql_by_role()["poolwatch"], {}
     for _ in range(rounds):
-        last, _ = round_of(exporter)
-        while True:
+        last = finished()
+        while finished() == last:
             time.sleep(0.02)
-            now, latest = round_of(exporter)
-            if now != last:
-                break
-        for target, ms in latest.items():
-            durations[target].append(ms)
+        for target, ms in last_rounds(exporter)[1].items():
+            durations.setdefault(target, []).append(ms)
     after = servers.sql_by_role()["poolwatch"]
     return dict(sql_per_round=(after[0] - before[0]) / rounds, pg_ms_per_round=(after[1] - before[1]) / rounds,
-                round_pg_ms=statistics.median(durations["pg"]), round_bouncer_ms=statistics.median(durations["bouncer"]))
+                **{f"round_{t}_ms": statistics.median(v) for t, v in durations.items()})
 
 
-def wrk(port):
+def wrk(exporter):
     # With Accept-Encoding: gzip, as Prometheus scrapes (the Python exporter ignores it).
     out = subprocess.run(["wrk", "-t2", "-c10", f"-d{WRK_SECONDS}s", "--timeout", "30s", "-H", "Accept-Encoding: gzip",
-                          f"http://127.0.0.1:{port}/metrics"],
+                          f"http://127.0.0.1:{exporter.port}/metrics"],
                          capture_output=True, text=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    return float(match.group(1)) if match else float("nan")
+    served = re.search(r"(\d+) requests in", out)
+    exporter.scrapes += int(served.group(1)) if served else 0
+    # No request finished within the run (a scrape slower than WRK_SECONDS x 10 connections): n/a.
+    return float(match.group(1)) if match and served and int(served.group(1)) > 0 else float("nan")
 
 
 def poolwatch_sql_per_scrape(exporter, servers):
-    """SQL statements poolwatch sends because of scrapes: a burst of scrapes between two rounds."""
-    # Wait for a round to finish, then scrape hard for 0.5 s (rounds are 2 s apart).
-    _, body = exporter.scrape()
-    first = LAST_RE.search(body).group(1)
-    while LAST_RE.search(exporter.scrape()[1]).group(1) == first:
+    """SQL statements poolwatch sends because of scrapes: a burst of scrapes between two rounds of its
+    PostgreSQL target (PgBouncer's SHOW commands are not in pg_stat_statements, so its rounds do not count)."""
+    def pg_round():
+        return last_rounds(exporter)[0].get("pg")
+    first = pg_round()
+    while pg_round() == first:
         time.sleep(0.01)
+    first = pg_round()
     before = servers.sql_by_role()["poolwatch"][0]
     n, started = 0, time.perf_counter()
-    while time.perf_counter() - started < 0.5:
+    while time.perf_counter() - started < INTERVAL / 4:
         exporter.scrape()
         n += 1
-    after_body = exporter.scrape()[1]
-    same_round = LAST_RE.search(after_body).group(1) != first
+    same_round = pg_round() == first
     after = servers.sql_by_role()["poolwatch"][0]
-    return (after - before) / n if same_round else float("nan"), n
+    return (after - before) / n if same_round else float("nan")
+
+
+def cpu_per_hour(exporter, servers, window):
+    """CPU seconds per hour of normal operation (interval 15 s, two scrapers every 15 s), measured over
+    `window` seconds at SCALE: two scraper threads, half a period apart, each scraping every INTERVAL
+    (or at once when the previous scrape ran late: a slow peer then gets fewer cycles, and the figure is
+    per cycle done). Also the PostgreSQL time per hour and per cycle, from pg_stat_statements."""
+    done = [0, 0]
+    stop = time.perf_counter() + window
+
+    def scraper(index):
+        conn = http.client.HTTPConnection("127.0.0.1", exporter.port, timeout=120)
+        due = time.perf_counter() + index * INTERVAL / 2
+        while True:
+            now = time.perf_counter()
+            if due > now:
+                time.sleep(due - now)
+            if time.perf_counter() >= stop:
+                break
+            try:
+                http_get(conn, {"Accept-Encoding": "gzip"})
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                http_get(conn, {"Accept-Encoding": "gzip"})
+            done[index] += 1
+            due += INTERVAL
+        conn.close()
+
+    sql_before, cpu_before, started = servers.sql_by_role()[ROLES_OF(exporter)], exporter.cpu_seconds(), time.perf_counter()
+    threads = [threading.Thread(target=scraper, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    cpu, sql_after = cpu_delta(cpu_before, exporter.cpu_seconds()), servers.sql_by_role()[ROLES_OF(exporter)]
+    exporter.scrapes += sum(done)
+    # poolwatch works on its own clock: a cycle is INTERVAL of time. A peer works per scrape: a cycle is two scrapes.
+    cycles = elapsed / INTERVAL if not exporter.peer else sum(done) / 2
+    pg_ms = sql_after[1] - sql_before[1]
+    return dict(cpu_s_per_hour=cpu / cycles * 240, pg_s_per_hour=pg_ms / 1000 / cycles * 240,
+                pg_ms_per_cycle=pg_ms / cycles, cpu_cycles=cycles, cpu_window_s=elapsed)
+
+
+def ROLES_OF(exporter):
+    return exporter.name if exporter.name in ROLES else "poolwatch"
 
 
 # --- the scale points ------------------------------------------------------------------------------
+
+def set_aliases(count):
+    """PgBouncer's [databases]: `postgres` (pgbench's) plus db0 .. db<count-1>, each with pool_size=1 on
+    the same PostgreSQL; RELOAD drops the aliases (and their pools) that are no longer listed."""
+    with open(PGB_INI) as f:
+        text = f.read()
+    head, rest = text.split("[pgbouncer]", 1)
+    lines = [l for l in head.splitlines() if not re.match(r"^db\d+ = ", l)]
+    aliases = [f"db{i} = host=127.0.0.1 port={PG_PORT} dbname=postgres pool_size=1" for i in range(count)]
+    with open(PGB_INI, "w") as f:
+        f.write("\n".join(lines + aliases) + "\n\n[pgbouncer]" + rest)
+    conn = pg(dbname="pgbouncer", port=PGB_PORT)
+    conn.cursor().execute("RELOAD")
+    conn.close()
+
 
 def open_pools(upto, state):
     while state["opened"] < upto:
@@ -391,6 +625,11 @@ def make_statements(servers, count):
                 made += 1
 
 
+def reset_statements(servers):
+    with servers.admin.cursor() as cur:
+        cur.execute("SELECT pg_stat_statements_reset()")
+
+
 def hold_backends(count):
     conns = [pg() for _ in range(count)]
     for c in conns:
@@ -407,67 +646,101 @@ def pgbench_load():
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def settle():
+    """Two poolwatch rounds see the new state."""
+    time.sleep(2 * INTERVAL + 0.3)
+
+
+class Running:
+    """Starts exporters for one dimension and stops them at the end, whatever happens."""
+
+    def __init__(self, *exporters):
+        self.exporters = exporters
+
+    def __enter__(self):
+        for e in self.exporters:
+            e.start()
+        settle()
+        return self.exporters
+
+    def __exit__(self, *_):
+        for e in self.exporters:
+            e.stop()
+
+
+def point(results, key, exporters, servers, cpu=False, long_budget=LONG_BUDGET):
+    """Every figure of one scale point: latency and throughput exporter after exporter, then CPU per hour
+    and memory after LONG_SCRAPES scrapes for all of them at once."""
+    name = " ".join(map(str, key))
+    for e in exporters:
+        e.new_point()
+    for e in exporters:
+        log(f"{name}: {e.name}")
+        results[key + (e.name,)] = measure(e, servers) if e.name != "floor" else {}
+    measured = [e for e in exporters if e.name != "floor"]
+    if cpu:
+        window = CPU_WINDOW_SLOW if key[0] == "statements" else CPU_WINDOW
+        log(f"{name}: CPU per hour, {window:g} s")
+        for e, figures in zip(measured, together([lambda e=e: cpu_per_hour(e, servers, window) for e in measured])):
+            results[key + (e.name,)].update(figures)
+    log(f"{name}: memory after {LONG_SCRAPES} scrapes")
+    for e, memory in zip(exporters, together([lambda e=e: long_scrapes(e, long_budget) for e in exporters])):
+        results[key + (e.name, "memory")] = memory
+
+
 def one_run(run, servers, floors):
     log(f"run {run + 1} of {RUNS}")
     results = {}
-    state = {"opened": 0}
-    all_exporters = exporters()
-    for exporter in all_exporters:
-        exporter.start(free_port())
-    by_name = {e.name: e for e in all_exporters}
-    time.sleep(5)  # a few poolwatch rounds; every exporter answered once
-    open_pools(POOL_POINTS[0], state)
-    try:
-        # Base point: every figure, for every exporter.
-        for e in all_exporters:
-            results[("base", e.name, "warm_rss")], results[("base", e.name, "warm_anon")] = e.rss_mib(), e.anon_mib()
-        for e in all_exporters:
-            log(f"base: {e.name}")
-            results[("base", e.name)] = measure(e, servers)
-        results[("base", "poolwatch", "sql_per_scrape")] = poolwatch_sql_per_scrape(by_name["poolwatch"], servers)[0]
-        for e in all_exporters:
-            log(f"base: {e.name}: {LONG_SCRAPES} gzip scrapes")
-            started = time.perf_counter()
-            for _ in range(LONG_SCRAPES):
-                e.scrape(gzip=True)
-            results[("base", e.name, "long_s")] = time.perf_counter() - started
-            results[("base", e.name, "long_rss")], results[("base", e.name, "long_anon")] = e.rss_mib(), e.anon_mib()
 
+    # Base: the whole sidecar (both targets) beside each peer and the Swift floor; every scrape counted.
+    set_aliases(POOL_POINTS[0])
+    reset_statements(servers)
+    open_pools(POOL_POINTS[0], {"opened": 0})
+    with Running(poolwatch("pg", "bouncer"), postgres_exporter(), pgbouncer_exporter(), floor()) as exporters:
+        for e in exporters:
+            results[("base", e.name, "warm")] = e.memory()
+        point(results, ("base",), exporters, servers, long_budget=None)
+        results[("base", "poolwatch", "sql_per_scrape")] = poolwatch_sql_per_scrape(exporters[0], servers)
+        if run == 0:
+            floors[("pw_statements", "base")] = servers.poolwatch_statements_by_time()
+
+    # Pools: PgBouncer with as many aliases as pools at each point, poolwatch with its PgBouncer target only.
+    set_aliases(POOL_POINTS[0])
+    state = {"opened": 0}
+    with Running(poolwatch("bouncer"), pgbouncer_exporter()) as exporters:
         for pools in POOL_POINTS:
+            set_aliases(pools)
             open_pools(pools, state)
-            time.sleep(4.5)  # two poolwatch rounds see them all
-            for name in ("poolwatch", "pgbouncer_exporter"):
-                log(f"{pools} pools: {name}")
-                results[("pools", pools, name)] = measure(by_name[name], servers)
+            settle()
+            point(results, ("pools", pools), exporters, servers, cpu=pools in CPU_POOL_POINTS)
             if run == 0:
                 # (No `with conn:` here: psycopg2 2.9 sends BEGIN there, which the console refuses.)
                 conn = pg(dbname="pgbouncer", port=PGB_PORT)
-                floors[("pools", pools)] = timed_run(conn, poolwatch_statements("pgbouncer"))
+                floors[("pools", pools)] = timed_run(conn, poolwatch_statements("pgbouncer", exporters[0]))
                 conn.close()
+    set_aliases(0)
 
+    # Statements and backends: poolwatch with its PostgreSQL target only, postgres_exporter at the same coverage.
+    with Running(poolwatch("pg"), postgres_exporter()) as exporters:
         for count in STATEMENT_POINTS:
             make_statements(servers, count)
-            time.sleep(4.5)
-            for name in ("poolwatch", "postgres_exporter"):
-                log(f"{count} statements: {name}")
-                results[("statements", count, name)] = measure(by_name[name], servers)
+            settle()
+            point(results, ("statements", count), exporters, servers, cpu=count in CPU_STATEMENT_POINTS)
             results[("statements", count, "entries")] = servers.statement_entries()
             if run == 0:
-                floors[("statements", count)] = timed_run(servers.admin, poolwatch_statements("postgres"))
+                floors[("statements", count)] = timed_run(servers.admin, poolwatch_statements("postgres", exporters[0]))
+                floors[("pw_statements", count)] = servers.poolwatch_statements_by_time()
 
+    reset_statements(servers)
+    with Running(poolwatch("pg"), postgres_exporter()) as exporters:
         for count in BACKEND_POINTS:
             held = hold_backends(count)
-            time.sleep(4.5)
-            for name in ("poolwatch", "postgres_exporter"):
-                log(f"{count} idle backends: {name}")
-                results[("backends", count, name)] = measure(by_name[name], servers)
+            settle()
+            point(results, ("backends", count), exporters, servers)
             if run == 0:
-                floors[("backends", count)] = timed_run(servers.admin, poolwatch_statements("postgres"))
+                floors[("backends", count)] = timed_run(servers.admin, poolwatch_statements("postgres", exporters[0]))
             for c in held:
                 c.close()
-    finally:
-        for exporter in all_exporters:
-            exporter.stop()
     return results
 
 
@@ -508,79 +781,113 @@ def table(title, header, rows):
 
 def report(runs, floors, micro, header_line):
     out = [header_line, ""]
-    pw, pe, pb = "poolwatch", "postgres_exporter", "pgbouncer_exporter"
+    pw, pe, pb, fl = "poolwatch", "postgres_exporter", "pgbouncer_exporter", "floor"
     m = lambda key, field=None: median_of(runs, key, field)
+    inv = lambda a, b: "1/" + fmt(ratio(b, a), 0) if a == a and b == b and a and b and a < b else fmt(ratio(a, b), 2)
 
     rows = []
     for name in (pw, pe, pb):
-        rows.append([name, fmt(m(("base", name), "families"), 0), fmt(m(("base", name), "series"), 0),
-                     fmt(m(("base", name), "plain_kib"), 1), fmt(m(("base", name), "gzip_kib"), 1),
-                     fmt(m(("base", name), "p50_ms"), 3), fmt(m(("base", name), "p99_ms"), 3),
-                     fmt(m(("base", name), "rps"), 0), fmt(m(("base", name), "cpu_ms_per_scrape"), 3)])
-    out.append(table("Base point (10 pools, pgbench load): size, latency, throughput, CPU per scrape",
+        b = ("base", name)
+        rows.append([name, fmt(m(b, "families"), 0), fmt(m(b, "series"), 0), fmt(m(b, "plain_kib"), 1), fmt(m(b, "gzip_kib"), 1),
+                     fmt(m(b, "p50_ms"), 3), fmt(m(b, "p99_ms"), 3), fmt(m(b, "rps"), 0), fmt(m(b, "cpu_ms_per_scrape"), 3)])
+    out.append(table("Base point (10 pools, pgbench load; poolwatch with both targets): size, gzip scrape latency, throughput, CPU per scrape",
                      ["exporter", "families", "series", "plain KiB", "gzip KiB", "p50 ms", "p99 ms", "wrk req/s", "CPU ms/scrape"], rows))
     p50 = {n: m(("base", n), "p50_ms") for n in (pw, pe, pb)}
     rps = {n: m(("base", n), "rps") for n in (pw, pe, pb)}
-    out.append(f"poolwatch / postgres_exporter: scrape p50 {fmt(ratio(p50[pw], p50[pe]), 4)} (1/{fmt(ratio(p50[pe], p50[pw]), 0)}),"
-               f" throughput {fmt(ratio(rps[pw], rps[pe]), 0)}x; poolwatch / pgbouncer exporter: scrape p50 1/{fmt(ratio(p50[pb], p50[pw]), 0)},"
-               f" throughput {fmt(ratio(rps[pw], rps[pb]), 0)}x\n")
+    out.append(f"poolwatch / postgres_exporter: scrape p50 {inv(p50[pw], p50[pe])}, throughput {fmt(ratio(rps[pw], rps[pe]), 0)}x; "
+               f"poolwatch / pgbouncer exporter: scrape p50 {inv(p50[pw], p50[pb])}, throughput {fmt(ratio(rps[pw], rps[pb]), 0)}x\n")
 
     rows = []
     for name in (pw, pe, pb):
-        base = ("base", name)
-        sql = m(("base", "poolwatch", "sql_per_scrape")) if name == pw else m(base, "sql_per_scrape")
-        rows.append([name, fmt(sql, 2), fmt(m(base, "logins_per_scrape"), 2),
-                     fmt(m(base, "sql_per_round"), 1) if name == pw else "-",
-                     fmt(m(base, "pg_ms_per_round"), 3) if name == pw else fmt(m(base, "pg_ms_per_scrape"), 3)])
-    out.append(table("Cost to the database (pg_stat_statements and the servers' connection logs, by the exporter's role)",
+        b = ("base", name)
+        sql = m(("base", pw, "sql_per_scrape")) if name == pw else m(b, "sql_per_scrape")
+        rows.append([name, fmt(sql, 2), fmt(m(b, "logins_per_scrape"), 2), fmt(m(b, "sql_per_round"), 1) if name == pw else "-",
+                     fmt(m(b, "pg_ms_per_round"), 3) if name == pw else fmt(m(b, "pg_ms_per_scrape"), 3)])
+    out.append(table("Cost to the database at the base point (pg_stat_statements and the servers' connection logs, by the exporter's role)",
                      ["exporter", "SQL per scrape", "logins per scrape", "SQL per round", "PostgreSQL ms per round (poolwatch) / per scrape (peers)"], rows))
     out.append(f"PostgreSQL time: poolwatch per round / postgres_exporter per scrape = "
-               f"{fmt(ratio(m(('base', pw), 'pg_ms_per_round'), m(('base', pe), 'pg_ms_per_scrape')), 3)}\n")
+               f"{fmt(ratio(m(('base', pw), 'pg_ms_per_round'), m(('base', pe), 'pg_ms_per_scrape')), 3)} "
+               f"(whole rounds; the 5-minute collectors amortized: see the CPU and PostgreSQL time per hour table)\n")
+    for where, title in ((("pw_statements", "base"), "the base point"),
+                         (("pw_statements", STATEMENT_POINTS[-1]), f"{STATEMENT_POINTS[-1]:,} statements")):
+        rows = [[fmt(ms, 3), f"{share * 100:.0f}%", calls, text[:110]] for ms, share, calls, text in floors.get(where, [])]
+        if rows:
+            out.append(table(f"poolwatch's most expensive statements at {title} (first run, pg_stat_statements)",
+                             ["ms per call", "share of its PostgreSQL time", "calls", "statement"], rows))
 
     rows = []
-    for name in (pw, pe, pb):
-        rows.append([name, fmt(m(("base", name, "warm_rss")), 1), fmt(m(("base", name, "long_rss")), 1),
-                     fmt(m(("base", name, "warm_anon")), 1), fmt(m(("base", name, "long_anon")), 1),
-                     fmt(m(("base", name, "long_s")), 2)])
-    out.append(table(f"Memory: MiB after warm-up and after {LONG_SCRAPES} gzip scrapes (RSS, and its anonymous part: heap and stacks)",
-                     ["exporter", "RSS warm", f"RSS after {LONG_SCRAPES}", "anon warm", f"anon after {LONG_SCRAPES}",
-                      f"{LONG_SCRAPES} scrapes took s"], rows))
+    mem = lambda key, field: m(key + ("memory",), field)
+    for name in (pw, fl, pe, pb):
+        b = ("base", name)
+        rows.append([name if name != fl else "floor (Hummingbird, static body)", fmt(m(b + ("warm",), "rss"), 1), fmt(mem(b, "rss"), 1),
+                     fmt(mem(b, "anon"), 1), fmt(mem(b, "file"), 1), fmt(mem(b, "binary"), 1), fmt(mem(b, "runtime"), 1),
+                     fmt(mem(b, "libs"), 1), fmt(mem(b, "scrapes"), 0)])
+    pair = {f: mem(("base", pe), f) + mem(("base", pb), f) for f in ("rss", "anon", "file", "binary", "runtime", "libs")}
+    rows.append(["postgres_exporter + pgbouncer exporter", "", fmt(pair["rss"], 1), fmt(pair["anon"], 1), fmt(pair["file"], 1),
+                 fmt(pair["binary"], 1), fmt(pair["runtime"], 1), fmt(pair["libs"], 1), ""])
+    out.append(table(f"Memory at the base point, MiB: RSS after warm-up and after {LONG_SCRAPES} gzip scrapes, and what it is after them "
+                     "(anonymous: heap and stacks; file: binary, language runtime, other libraries)",
+                     ["process", "RSS warm", f"RSS after {LONG_SCRAPES}", "anon", "file", "binary", "runtime", "other libs", "scrapes"], rows))
+    rss = {n: mem(("base", n), "rss") for n in (pw, fl, pe, pb)}
+    anon = {n: mem(("base", n), "anon") for n in (pw, fl, pe, pb)}
+    out.append(f"RSS poolwatch / postgres_exporter {fmt(ratio(rss[pw], rss[pe]), 2)}, / pgbouncer exporter {fmt(ratio(rss[pw], rss[pb]), 2)}, "
+               f"/ both peers {fmt(ratio(rss[pw], pair['rss']), 2)}; poolwatch above the Swift floor: RSS +{fmt(rss[pw] - rss[fl], 1)} MiB, "
+               f"anonymous +{fmt(anon[pw] - anon[fl], 1)} MiB\n")
+
+    def memory_cells(a, b):
+        return [fmt(mem(a, "rss"), 1), fmt(mem(b, "rss"), 1), fmt(ratio(mem(a, "rss"), mem(b, "rss")), 2),
+                fmt(mem(a, "anon"), 1), fmt(mem(b, "anon"), 1), fmt(mem(b, "scrapes"), 0)]
+    memory_header = ["pw RSS", "peer RSS", "RSS ratio", "pw anon", "peer anon", "peer scrapes"]
 
     rows = []
     for pools in POOL_POINTS:
         a, b = ("pools", pools, pw), ("pools", pools, pb)
         rows.append([pools, fmt(m(a, "series"), 0), fmt(m(b, "series"), 0), fmt(m(a, "round_bouncer_ms"), 1),
                      fmt(floors.get(("pools", pools), float("nan")) * 1000, 1),
-                     fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 2), "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0),
-                     fmt(m(a, "rps"), 0), fmt(m(b, "rps"), 1), fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1),
-                     fmt(m(a, "anon_mib"), 1), fmt(m(b, "anon_mib"), 1), fmt(m(b, "logins_per_scrape"), 2)])
-    out.append(table("PgBouncer pools: poolwatch vs prometheus-pgbouncer-exporter",
+                     fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 2), inv(m(a, "p50_ms"), m(b, "p50_ms")),
+                     fmt(m(a, "rps"), 0), fmt(m(b, "rps"), 1)] + memory_cells(a, b) + [fmt(m(b, "logins_per_scrape"), 2)])
+    out.append(table("PgBouncer pools: poolwatch (PgBouncer target only) vs prometheus-pgbouncer-exporter (memory: after "
+                     f"{LONG_SCRAPES} scrapes at the point, or as many as the peer served in {LONG_BUDGET:g} s more)",
                      ["pools", "pw series", "peer series", "pw round ms", "floor ms (same SHOWs, one session)", "pw p50 ms",
-                      "peer p50 ms", "p50 ratio", "pw req/s", "peer req/s", "pw RSS", "peer RSS", "pw anon", "peer anon", "peer logins/scrape"], rows))
+                      "peer p50 ms", "p50 ratio", "pw req/s", "peer req/s"] + memory_header + ["peer logins/scrape"], rows))
 
     rows = []
     for count in STATEMENT_POINTS:
         a, b = ("statements", count, pw), ("statements", count, pe)
         rows.append([count, fmt(m(("statements", count, "entries")), 0), fmt(m(a, "series"), 0), fmt(m(b, "series"), 0),
                      fmt(m(a, "round_pg_ms"), 1), fmt(floors.get(("statements", count), float("nan")) * 1000, 1),
-                     fmt(m(a, "pg_ms_per_round"), 2), fmt(m(b, "pg_ms_per_scrape"), 2),
-                     fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 1), "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0),
-                     fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1), fmt(m(a, "anon_mib"), 1), fmt(m(b, "anon_mib"), 1)])
-    out.append(table("pg_stat_statements entries: poolwatch (top-N) vs postgres_exporter (queries.yaml)",
+                     fmt(m(a, "pg_ms_per_round"), 2), fmt(m(b, "pg_ms_per_scrape"), 2), fmt(ratio(m(a, "pg_ms_per_round"), m(b, "pg_ms_per_scrape")), 2),
+                     fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 1), inv(m(a, "p50_ms"), m(b, "p50_ms"))] + memory_cells(a, b))
+    out.append(table("pg_stat_statements entries: poolwatch (PostgreSQL target only, top-N) vs postgres_exporter (defaults + queries.yaml)",
                      ["statements", "entries", "pw series", "peer series", "pw round ms", "floor ms", "pw PG ms/round",
-                      "peer PG ms/scrape", "pw p50 ms", "peer p50 ms", "p50 ratio", "pw RSS", "peer RSS", "pw anon", "peer anon"], rows))
+                      "peer PG ms/scrape", "PG ratio", "pw p50 ms", "peer p50 ms", "p50 ratio"] + memory_header, rows))
 
     rows = []
     for count in BACKEND_POINTS:
         a, b = ("backends", count, pw), ("backends", count, pe)
         rows.append([count, fmt(m(a, "series"), 0), fmt(m(b, "series"), 0), fmt(m(a, "round_pg_ms"), 1),
                      fmt(floors.get(("backends", count), float("nan")) * 1000, 1), fmt(m(a, "pg_ms_per_round"), 2),
-                     fmt(m(b, "pg_ms_per_scrape"), 2), fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 1),
-                     "1/" + fmt(ratio(m(b, "p50_ms"), m(a, "p50_ms")), 0), fmt(m(a, "rss_mib"), 1), fmt(m(b, "rss_mib"), 1),
-                     fmt(m(a, "anon_mib"), 1), fmt(m(b, "anon_mib"), 1)])
-    out.append(table("Idle backends: poolwatch vs postgres_exporter",
+                     fmt(m(b, "pg_ms_per_scrape"), 2), fmt(ratio(m(a, "pg_ms_per_round"), m(b, "pg_ms_per_scrape")), 2),
+                     fmt(m(a, "p50_ms"), 3), fmt(m(b, "p50_ms"), 1), inv(m(a, "p50_ms"), m(b, "p50_ms"))] + memory_cells(a, b))
+    out.append(table("Idle backends: poolwatch (PostgreSQL target only) vs postgres_exporter",
                      ["idle backends", "pw series", "peer series", "pw round ms", "floor ms", "pw PG ms/round",
-                      "peer PG ms/scrape", "pw p50 ms", "peer p50 ms", "p50 ratio", "pw RSS", "peer RSS", "pw anon", "peer anon"], rows))
+                      "peer PG ms/scrape", "PG ratio", "pw p50 ms", "peer p50 ms", "p50 ratio"] + memory_header, rows))
+
+    rows = []
+    cpu_points = [("pools", p, pb) for p in CPU_POOL_POINTS] + [("statements", c, pe) for c in CPU_STATEMENT_POINTS]
+    for dim, value, peer in cpu_points:
+        a, b = (dim, value, pw), (dim, value, peer)
+        rows.append([f"{value:,} {dim}", peer, fmt(m(a, "cpu_s_per_hour"), 1), fmt(m(b, "cpu_s_per_hour"), 1),
+                     inv(m(a, "cpu_s_per_hour"), m(b, "cpu_s_per_hour")),
+                     fmt(m(a, "pg_s_per_hour"), 2) if dim == "statements" else "-", fmt(m(b, "pg_s_per_hour"), 2) if dim == "statements" else "-",
+                     fmt(m(a, "pg_ms_per_cycle"), 2) if dim == "statements" else "-", fmt(m(b, "pg_ms_per_cycle") / 2, 2) if dim == "statements" else "-",
+                     fmt(ratio(m(a, "pg_ms_per_cycle"), m(b, "pg_ms_per_cycle") / 2), 2) if dim == "statements" else "-",
+                     f"{fmt(m(a, 'cpu_cycles'), 0)} / {fmt(m(b, 'cpu_cycles'), 0)}"])
+    out.append(table(f"CPU and PostgreSQL time per hour of normal operation (interval 15 s, two scrapers every 15 s), measured at "
+                     f"{SCALE}x speed: poolwatch's interval {INTERVAL:g} s and its 5-minute collectors every {SLOW_INTERVAL:g} s, "
+                     f"two scrapers every {INTERVAL:g} s; per 1-s cycle x 240",
+                     ["point", "peer", "pw CPU s/h", "peer CPU s/h", "CPU ratio", "pw PG s/h", "peer PG s/h",
+                      "pw PG ms/round (5-min collectors amortized)", "peer PG ms/scrape", "PG ratio", "cycles pw / peer"], rows))
 
     out.append("## Micro-benchmarks (release build, medians)\n\n" + micro)
     return "\n".join(out)
@@ -599,6 +906,7 @@ def main():
               f"prometheus-pgbouncer-exporter 2.1.2; medians of {RUNS} run(s)")
     load = pgbench_load()
     runs, floors = [], {}
+    started = time.perf_counter()
     try:
         for run in range(RUNS):
             runs.append(one_run(run, servers, floors))
@@ -606,8 +914,9 @@ def main():
         load.terminate()
         load.wait()
     log("micro-benchmarks")
-    micro = subprocess.run([MICRO], capture_output=True, text=True, check=True).stdout
+    micro = subprocess.run([MICRO] + (["--iterations", "10"] if QUICK else []), capture_output=True, text=True, check=True).stdout
     text = report(runs, floors, micro, header)
+    text += f"\nThe measuring part took {(time.perf_counter() - started) / 60:.1f} minutes ({RUNS} run(s){', PW_BENCH_QUICK=1' if QUICK else ''}).\n"
     print(text)
     with open(OUT, "w") as f:
         f.write(text)

@@ -24,6 +24,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         // Trapped first: from here on a SIGHUP reloads (ReloadOnSignal) instead of ending the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        ProcessMemory.configure()
         let config: PoolwatchConfig
         let path: String?
         do {

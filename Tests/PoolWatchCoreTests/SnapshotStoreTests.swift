@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import PoolWatchCore
@@ -57,6 +58,30 @@ import Testing
         #expect(!text.contains("target=\"b\""))
         #expect(text.contains("poolwatch_target_up{target=\"c\",kind=\"postgres\"} 0\n"))
         #expect(store.snapshots.map(\.target) == ["a", "c"])
+    }
+
+    @Test func plainScrapeIsTheInflatedGzipScrape() throws {
+        let store = store()
+        store.publish(snapshot("a", up: true))
+        store.publish(snapshot("b", up: false))
+        let plain = String(decoding: store.scrape(gzip: false), as: UTF8.self)
+        let gzip = store.scrape(gzip: true)
+        #expect(gzip.starts(with: [0x1f, 0x8b]))
+        // The tails differ only in the scrape count.
+        #expect(plain.contains("pg_up{target=\"a\"} 1\n") && plain.contains("poolwatch_scrapes_total 1\n"))
+        #expect(plain.hasPrefix(String(decoding: store.state.withLock { $0.encoded.gzip.body() }, as: UTF8.self)))
+    }
+
+    @Test func unchangedExtrasAreNotEncodedAgain() {
+        let store = store()
+        let families = [MetricFamily("poolwatch_alerts", help: "h", value: 2)]
+        store.publishExtra("alerts", families: families)
+        let generation = store.state.withLock { $0.encoded.generation }
+        store.publishExtra("alerts", families: families)
+        #expect(store.state.withLock { $0.encoded.generation } == generation)
+        store.publishExtra("alerts", families: [MetricFamily("poolwatch_alerts", help: "h", value: 3)])
+        #expect(store.state.withLock { $0.encoded.generation } == generation + 1)
+        #expect(String(decoding: store.scrape(gzip: false), as: UTF8.self).contains("poolwatch_alerts 3\n"))
     }
 
     @Test func extrasAreMergedIntoTheExposition() {

@@ -103,6 +103,14 @@ import Testing
         #expect(try gunzip(document) == body + tail)
     }
 
+    /// A scrape without gzip is served from the compressed body alone (the store keeps no plain copy).
+    @Test(arguments: [0, 1, 200_000])
+    func prefixInflatesBackToItsBody(lines: Int) {
+        var body: [UInt8] = []
+        for i in 0..<lines { body.append(contentsOf: "pool_metric{database=\"db\(i % 1000)\"} \(i)\n".utf8) }
+        #expect(GzipPrefix(body: body).body() == body)
+    }
+
     func gunzip(_ data: [UInt8]) throws -> [UInt8] {
         var stream = z_stream()
         #expect(inflateInit2_(&stream, 16 + 15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)

@@ -2,9 +2,9 @@ import Synchronization
 
 /// Holds the latest snapshot of every target and the exposition encoded from them.
 ///
-/// Collection publishes; scrapes read. Publishing encodes the whole exposition once (plain and gzip
+/// Collection publishes; scrapes read. Publishing encodes the whole exposition once (as a gzip
 /// prefix), so a scrape only copies cached bytes and appends a tiny tail with the values that change
-/// per scrape. A scrape never touches a database, so any number of Prometheus replicas cost the
+/// per scrape (a scrape without gzip inflates the prefix first, see `GzipPrefix.body()`). A scrape never touches a database, so any number of Prometheus replicas cost the
 /// database nothing extra.
 public final class SnapshotStore: Sendable {
     /// Version and build facts for `poolwatch_build_info`.
@@ -20,7 +20,6 @@ public final class SnapshotStore: Sendable {
     /// What `/metrics` serves between two publishes.
     struct Encoded: Sendable {
         var generation: Int
-        var plain: [UInt8]
         var gzip: GzipPrefix
         var seriesCount: Int
         var duplicatesDropped: Int
@@ -71,6 +70,12 @@ public final class SnapshotStore: Sendable {
 
     /// Replaces a target's snapshot (label values capped, see `LabelValueCap`) and re-encodes the exposition.
     public func publish(_ snapshot: TargetSnapshot) {
+        replace(snapshot)
+        // The previous snapshot and its encoding are freed now (they were held by `replace`'s locals).
+        ProcessMemory.releaseFreePages()
+    }
+
+    private func replace(_ snapshot: TargetSnapshot) {
         var snapshot = snapshot
         let capped = LabelValueCap.apply(snapshot.families)
         snapshot.families = capped.families
@@ -87,13 +92,26 @@ public final class SnapshotStore: Sendable {
     }
 
     /// Replaces the families another component contributes (e.g. `"alerts"`), and re-encodes.
+    /// Families equal to the ones already published are not encoded again: the alert evaluation publishes
+    /// every interval and its families rarely change, and a re-encode of the whole exposition was a fifth
+    /// of poolwatch's CPU at 10 pools (perf, `scripts/bench`).
     public func publishExtra(_ source: String, families: [MetricFamily]) {
-        let (generation, configured, targets, extras, truncated) = state.withLock { state in
-            state.generation += 1
-            state.extras[source] = families
-            return (state.generation, state.configured, state.targets, state.extras, state.truncatedLabelValues)
-        }
-        reencode(generation: generation, configured: configured, targets: targets, extras: extras, truncated: truncated)
+        if replaceExtra(source, families: families) { ProcessMemory.releaseFreePages() }
+    }
+
+    private func replaceExtra(_ source: String, families: [MetricFamily]) -> Bool {
+        let changed: (generation: Int, configured: [(name: String, kind: TargetKind)], targets: [String: TargetSnapshot],
+                      extras: [String: [MetricFamily]], truncated: [String: Int])? =
+            state.withLock { state in
+                guard state.extras[source] != families else { return nil }
+                state.generation += 1
+                state.extras[source] = families
+                return (state.generation, state.configured, state.targets, state.extras, state.truncatedLabelValues)
+            }
+        guard let changed else { return false }
+        reencode(generation: changed.generation, configured: changed.configured, targets: changed.targets, extras: changed.extras,
+                 truncated: changed.truncated)
+        return true
     }
 
     private func reencode(generation: Int, configured: [(name: String, kind: TargetKind)], targets: [String: TargetSnapshot],
@@ -121,7 +139,7 @@ public final class SnapshotStore: Sendable {
             return (state.encoded, state.scrapes, state.targets.mapValues { (at: $0.timestamp, labels: $0.labels) })
         }
         let tail = Self.tail(scrapes: scrapes, now: now, timestamps: timestamps, encoded: encoded, extra: extra)
-        return gzip ? encoded.gzip.finished(tail: tail) : encoded.plain + tail
+        return gzip ? encoded.gzip.finished(tail: tail) : encoded.gzip.body() + tail
     }
 
     /// The families the alert rules see: every target's latest families plus the per-target self
@@ -182,7 +200,7 @@ public final class SnapshotStore: Sendable {
                 targets[target.name].map { Sample(targetLabels(target.name, $0.labels), Double(truncated[target.name] ?? 0)) }
             }))
         let output = TextEncoder().encode(families.mergedByName())
-        return Encoded(generation: generation, plain: output.bytes, gzip: GzipPrefix(body: output.bytes),
+        return Encoded(generation: generation, gzip: GzipPrefix(body: output.bytes),
                        seriesCount: output.seriesCount, duplicatesDropped: output.duplicatesDropped)
     }
 
