@@ -25,7 +25,7 @@ struct AlertEvaluationTests {
     @Test func firingAlertSurvivesRestartWithoutFiringTwice() async throws {
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
-        var first: PoolwatchProcess? = try PoolwatchProcess(configYAML: { config(port: $0, stateDir: stateDir) }, name: "alerts-1")
+        var first: PoolwatchProcess? = try await PoolwatchProcess.launch(configYAML: { config(port: $0, stateDir: stateDir) }, name: "alerts-1")
         let port = first!.port
         #expect(await eventually(15) {
             first!.metrics().contains(#"poolwatch_alerts{alertname="PoolwatchPgbouncerDown",state="firing",severity="critical"} 1"#)
@@ -33,26 +33,26 @@ struct AlertEvaluationTests {
         let alerts = try first!.get("/alerts")
         #expect(alerts.status == 200 && alerts.body.contains(#""state" : "firing""#) && alerts.body.contains(#""target" : "bouncer""#))
         #expect(first!.log.components(separatedBy: "msg=\"alert firing\"").count == 2)
-        #expect(first!.stop(signal: SIGKILL) != nil)
+        #expect(await first!.stopped(signal: SIGKILL) != nil)
         first = nil
 
-        let second = try PoolwatchProcess(configYAML: { _ in config(port: port, stateDir: stateDir) }, name: "alerts-2", port: port)
+        let second = try await PoolwatchProcess.launch(configYAML: { _ in config(port: port, stateDir: stateDir) }, name: "alerts-2", port: port)
         #expect(await eventually(15) { second.log.contains("alert state restored") })
         #expect(await second.settle(evaluations: 3))
         #expect(second.metrics().contains(#"poolwatch_alerts{alertname="PoolwatchPgbouncerDown",state="firing",severity="critical"} 1"#))
         #expect(!second.log.contains("msg=\"alert firing\""), "a restored firing alert must not fire (page) again")
-        #expect(second.terminate() == 0)
+        #expect(await second.stopped() == 0)
     }
 
     @Test func corruptStateFileIsMovedAsideLoudly() async throws {
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         try "{ not json".write(toFile: stateDir + "/alerts.json", atomically: true, encoding: .utf8)
-        let poolwatch = try PoolwatchProcess(configYAML: { config(port: $0, stateDir: stateDir) }, name: "alerts-corrupt")
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { config(port: $0, stateDir: stateDir) }, name: "alerts-corrupt")
         #expect(await eventually(10) { poolwatch.log.contains("alert state file is corrupt") }, "\(poolwatch.log)")
         let files = try FileManager.default.contentsOfDirectory(atPath: stateDir)
         #expect(files.contains { $0.hasPrefix("alerts.json.corrupt-") }, "\(files)")
         #expect(poolwatch.log.contains("level=error"))
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 }

@@ -34,7 +34,7 @@ struct AppPoolAlertTests {
         try "APPR0UT1NG".write(toFile: secrets + "/pd", atomically: true, encoding: .utf8)
         chmod(secrets + "/pd", 0o600)
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             alerting:
@@ -65,6 +65,6 @@ struct AppPoolAlertTests {
         #expect(pages.contains { $0.contains("PoolwatchAppPoolErrorRatioHigh") && $0.contains("primary") }, "\(pages)")
         let metrics = poolwatch.metrics()
         #expect(metrics.contains(#"poolwatch_alerts{alertname="PoolwatchAppPoolErrorRatioHigh",state="firing",severity="critical"} 1"#))
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 }

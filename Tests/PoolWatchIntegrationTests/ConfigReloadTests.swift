@@ -56,7 +56,7 @@ struct ConfigReloadTests {
         _ = try Env.sql("CREATE ROLE \(role) LOGIN; GRANT pg_monitor TO \(role)")
         let secrets = try receiverSecrets(slackURL: "https://hooks.slack.invalid/services/T0/B0/unused", routingKey: "REL0ADR0UT1NG")
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
-        func config(errorRatioThreshold: Double, apps: [String]) -> String {
+        @Sendable func config(errorRatioThreshold: Double, apps: [String]) -> String {
             """
             listen_address: 127.0.0.1:0
             alerting:
@@ -73,7 +73,7 @@ struct ConfigReloadTests {
             \(apps.joined(separator: "\n"))
             """
         }
-        let poolwatch = try PoolwatchProcess(configYAML: { _ in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { _ in
             config(errorRatioThreshold: 0.05, apps: [Self.appTarget("orders-rs", orders), Self.appTarget("billing-rs", billing)])
         }, name: "reload", arguments: ["--web.enable-lifecycle"])
 
@@ -134,7 +134,7 @@ struct ConfigReloadTests {
         #expect(await eventually(10) { poolwatch.metrics().contains("poolwatch_config_last_reload_successful 1") }, "\(poolwatch.log)")
         #expect(poolwatch.isRunning)
         #expect(pagerDuty.received.count == 5)
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
         _ = try? Env.sql("DROP ROLE IF EXISTS \(role)")
         #expect(!poolwatch.log.contains("REL0ADR0UT1NG"))
     }
@@ -142,7 +142,7 @@ struct ConfigReloadTests {
     @Test func reloadEndpointNeedsTheLifecycleFlag() async throws {
         let app = try Self.appEndpoint(slow: false, failing: false)
         defer { app.stop() }
-        let poolwatch = try PoolwatchProcess(configYAML: { _ in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { _ in
             "listen_address: 127.0.0.1:0\nlog_level: info\ntargets:\n\(Self.appTarget("app", app))\n"
         }, name: "reload-flag")
         let refused = try poolwatch.get("/-/reload", ["-X", "POST"])
@@ -154,7 +154,7 @@ struct ConfigReloadTests {
         kill(poolwatch.pid, SIGHUP)
         #expect(await eventually(10) { poolwatch.log.contains(#"msg="configuration reloaded""#) && poolwatch.log.contains("log level debug") }, "\(poolwatch.log)")
         // The service group's loggers were made at start: their debug lines at shutdown now show.
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
         #expect(poolwatch.log.contains("level=debug"), "\(poolwatch.log)")
     }
 }

@@ -343,7 +343,7 @@ struct DatabaseVisitTests {
         let databases = try await Env.background.run { try Databases(1, prefix: "pw_scrape") }
         let name = databases.names[0]
         try await Env.background.run { try databases.sql("CREATE TABLE t (id int)", in: name) }
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:

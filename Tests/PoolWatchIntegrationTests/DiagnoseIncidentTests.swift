@@ -72,7 +72,7 @@ struct DiagnoseIncidentTests {
     @Test func diagnoseDiagnoseRouteAndStatusPageNameTheHolder() async throws {
         let incident = try await Incident()
         defer { incident.end() }
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -118,7 +118,7 @@ struct DiagnoseIncidentTests {
         let screenshot = artifacts + "/status-page.png"
         let (shotStatus, shotOutput) = try await runOffPool(chromium + ["--screenshot=\(screenshot)", poolwatch.url + "/"])
         #expect(shotStatus == 0 && FileManager.default.fileExists(atPath: screenshot), "\(shotOutput.suffix(1000))")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     /// The page for the saturated pool names the holder, from the round that fired.
@@ -132,7 +132,7 @@ struct DiagnoseIncidentTests {
             pagerDuty.stop()
         }
         let secrets = try receiverSecrets(slackURL: slack.url, routingKey: "R0UT1NGKEY")
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             alerting:
@@ -158,6 +158,6 @@ struct DiagnoseIncidentTests {
         #expect(await slack.waitFor(1, within: 15))
         let message = try #require(slack.received.first { $0.body.contains("PoolwatchPoolSaturated") })
         #expect(message.body.contains("Held by") && message.body.contains(holder), "\(message.body)")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 }

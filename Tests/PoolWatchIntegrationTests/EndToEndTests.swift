@@ -14,7 +14,7 @@ struct EndToEndTests {
     /// `pg_up 1` without restarting poolwatch.
     @Test func postgresDownAndBackWithoutRestart() async throws {
         let cluster = try await IntegrationEnvironment.background.run { try PrivateCluster() }
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -42,7 +42,7 @@ struct EndToEndTests {
         try await IntegrationEnvironment.background.run { try cluster.start() }
         #expect(await eventually(10) { poolwatch.metrics().contains("pg_up{target=\"main\"} 1\n") }, "\(poolwatch.log)")
         #expect(poolwatch.isRunning)
-        #expect(poolwatch.terminate() == 0, "graceful shutdown on SIGTERM exits 0")
+        #expect(await poolwatch.stopped() == 0, "graceful shutdown on SIGTERM exits 0")
         #expect(poolwatch.log.contains("target down"))
         #expect(poolwatch.log.contains("target up"))
         #expect(!poolwatch.log.contains("hunter2-secret"), "the DSN password must never be logged")
@@ -53,7 +53,7 @@ struct EndToEndTests {
         let hostile = "evil\"} 1\\nfake_metric 2 \\\\ \u{7f}"
         let session = try Env.connect(Env.dsn(), applicationName: hostile)
         try session.exec("BEGIN; SELECT 1")
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -77,7 +77,7 @@ struct EndToEndTests {
         #expect(try poolwatch.get("/healthz").status == 200)
         #expect(try poolwatch.get("/nope").status == 404)
         try session.exec("ROLLBACK")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     @Test func checkConfigReportsErrorsAndSummaries() throws {

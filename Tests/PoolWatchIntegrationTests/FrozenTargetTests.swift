@@ -24,7 +24,7 @@ struct FrozenTargetTests {
     @Test func frozenPostgresIsDownWhileFrozenAndComesBack() async throws {
         // initdb takes seconds: off the cooperative pool.
         let cluster = try await Env.background.run { try PrivateCluster() }
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -48,12 +48,12 @@ struct FrozenTargetTests {
 
         #expect(await eventually(20) { poolwatch.metrics().contains("pg_up{target=\"frozen\"} 1\n") },
                 "did not come back after SIGCONT:\n\(poolwatch.log)")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     @Test func frozenPgBouncerIsDownWhileFrozenAndComesBack() async throws {
         let bouncer = try PrivateBouncer()
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -67,7 +67,7 @@ struct FrozenTargetTests {
         #expect(downWhileFrozen, "pgbouncer_up stayed 1 during the freeze:\n\(poolwatch.log)")
         #expect(await eventually(20) { poolwatch.metrics().contains("pgbouncer_up{target=\"bouncer\"} 1\n") },
                 "did not come back after SIGCONT:\n\(poolwatch.log)")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     /// A server that answers but is not what `kind` says is down with a reason, not "target up".

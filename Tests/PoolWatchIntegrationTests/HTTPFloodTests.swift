@@ -35,7 +35,7 @@ struct HTTPFloodTests {
 
     @Test func idleFloodBeyondTheDescriptorLimitDoesNotStarveScrapes() async throws {
         // 1,024 descriptors, as a unit with a low LimitNOFILE; the flood is larger than that.
-        let poolwatch = try PoolwatchProcess(configYAML: Self.oneTarget, name: "flood", launcher: ["prlimit", "--nofile=1024:1024", "--"])
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: Self.oneTarget, name: "flood", launcher: ["prlimit", "--nofile=1024:1024", "--"])
         #expect(await eventually(15) { poolwatch.metrics().contains("pg_up{target=\"pg\"} 1\n") }, "\(poolwatch.log)")
         let before = poolwatch.rssMiB
 
@@ -59,11 +59,11 @@ struct HTTPFloodTests {
         let after = poolwatch.rssMiB
         print("flood RSS MiB: before \(before), during \(during), after \(after)")
         #expect(!poolwatch.log.contains("Too many open files"), "\(poolwatch.log)")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     @Test func slowHeadersAreCut() async throws {
-        let poolwatch = try PoolwatchProcess(configYAML: Self.oneTarget, name: "slowloris")
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: Self.oneTarget, name: "slowloris")
         // One header byte a second for up to 30 s; the server must close the connection well before.
         let script = """
             import socket, time, sys
@@ -85,11 +85,11 @@ struct HTTPFloodTests {
         let seconds = Double(output.split(separator: " ").dropFirst(2).first ?? "99") ?? 99
         #expect(seconds < 20, "a slow-header connection must be cut: \(output)")
         #expect((poolwatch.metric("poolwatch_http_header_timeouts_total") ?? 0) >= 1)
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     @Test func listenAddressInUseIsAClearErrorAndNoRoundRuns() async throws {
-        let first = try PoolwatchProcess(configYAML: Self.oneTarget, name: "port-owner")
+        let first = try await PoolwatchProcess.launch(configYAML: Self.oneTarget, name: "port-owner")
         // Its own state dir: only the port is shared.
         let secondConfig = first.directory + "/second.yml"
         try """
@@ -103,7 +103,7 @@ struct HTTPFloodTests {
         #expect(second.status != 0)
         #expect(second.output.contains("listen_address: 127.0.0.1:\(first.port) is already in use by another process"), "\(second.output)")
         #expect(!second.output.contains("target up"), "no collection round runs when the port cannot be bound")
-        #expect(first.terminate() == 0)
+        #expect(await first.stopped() == 0)
     }
 }
 

@@ -21,7 +21,7 @@ struct PagingEndToEndTests {
         let routingKey = "R0UT1NGKEY" + Env.uniqueName("k")
         let secrets = try receiverSecrets(slackURL: slack.url, routingKey: routingKey)
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
-        func config(_ port: Int) -> String {
+        @Sendable func config(_ port: Int) -> String {
             """
             listen_address: 127.0.0.1:\(port)
             alerting:
@@ -37,7 +37,7 @@ struct PagingEndToEndTests {
               - {name: bouncer, kind: pgbouncer, dsn: "\(bouncer.adminDSN)", interval: 1s}
             """
         }
-        var poolwatch: PoolwatchProcess? = try PoolwatchProcess(configYAML: config, name: "paging")
+        var poolwatch: PoolwatchProcess? = try await PoolwatchProcess.launch(configYAML: config, name: "paging")
         let port = poolwatch!.port
         #expect(await eventually(15) { poolwatch!.metrics().contains("pgbouncer_up{target=\"bouncer\"} 1") }, "\(poolwatch!.log)")
 
@@ -67,10 +67,10 @@ struct PagingEndToEndTests {
                 && text.contains(#"poolwatch_notifier_deliveries_total{receiver="chat",outcome="delivered"} 1"#)
         })
         try await Task.sleep(for: .seconds(1))
-        #expect(poolwatch!.stop(signal: SIGKILL) != nil)
+        #expect(await poolwatch!.stopped(signal: SIGKILL) != nil)
         let firstLog = poolwatch!.log
         poolwatch = nil
-        let restarted = try PoolwatchProcess(configYAML: { _ in config(port) }, name: "paging-2", port: port)
+        let restarted = try await PoolwatchProcess.launch(configYAML: { _ in config(port) }, name: "paging-2", port: port)
         for pid in clients { _ = waitpid(pid, nil, 0) }
         #expect(await pagerDuty.waitFor(2, within: 30), "resolve after the load stops: \(restarted.log)")
         #expect(await slack.waitFor(2, within: 10))
@@ -82,7 +82,7 @@ struct PagingEndToEndTests {
         #expect(slack.received.count == 2, "one firing and one resolved message: \(slack.received.map(\.body))")
         let dedup = { (body: String) in body.components(separatedBy: #""dedup_key":""#).dropFirst().first?.prefix { $0 != "\"" } }
         #expect(dedup(pdEvents[0]) != nil && dedup(pdEvents[0]) == dedup(pdEvents[1]), "resolve uses the trigger's dedup_key")
-        #expect(restarted.terminate() == 0)
+        #expect(await restarted.stopped() == 0)
 
         // No secret in any log line or any file poolwatch wrote.
         let written = try FileManager.default.contentsOfDirectory(atPath: stateDir).compactMap {

@@ -135,7 +135,7 @@ struct PoolTargetTests {
     /// Kill PgBouncer: `pgbouncer_up 0`, PostgreSQL unaffected, `/metrics` still 200; restart it: back to 1.
     @Test func killedBouncerIsDownAndComesBack() async throws {
         let bouncer = try PrivateBouncer()
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -152,7 +152,7 @@ struct PoolTargetTests {
         #expect(try poolwatch.get("/readyz").status == 200, "one target up is enough to be ready")
         try bouncer.start()
         #expect(await eventually(10) { poolwatch.metrics().contains("pgbouncer_up{target=\"bouncer\"} 1\n") }, "\(poolwatch.log)")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     @Test(.enabled(if: Env.env["PW_PGPOOL_PORT"] != nil, "needs Pgpool-II (scripts/test starts it)"))
@@ -184,7 +184,7 @@ struct PoolTargetTests {
                 """.utf8))
         }
         defer { app.stop() }
-        let poolwatch = try PoolwatchProcess(configYAML: { port in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -212,6 +212,6 @@ struct PoolTargetTests {
         #expect(text.contains(#"poolwatch_pool_saturated{target="app",kind="http_json",pool="primary",database="postgres",user="postgres"} 1"#))
         let lint = try run(["promtool", "check", "metrics"], input: text)
         #expect(lint.status == 0 && lint.output.isEmpty, "promtool: \(lint.output)")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 }

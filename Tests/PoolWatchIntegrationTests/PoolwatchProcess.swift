@@ -48,6 +48,22 @@ final class PoolwatchProcess: @unchecked Sendable {
         }
     }
 
+    /// Starts the binary from an async test. The wait for its `listening` line runs on the tests' own
+    /// threads (`IntegrationEnvironment.background`), never on the cooperative pool: on 2 cores that
+    /// pool has two threads, and two tests blocked there in a start or a graceful stop stall every
+    /// other async test in the process (a notifier test once missed its deliveries that way).
+    static func launch(configYAML: @escaping @Sendable (Int) -> String, name: String, port: Int? = nil, arguments: [String] = [],
+                       launcher: [String] = []) async throws -> PoolwatchProcess {
+        try await IntegrationEnvironment.background.run {
+            try PoolwatchProcess(configYAML: configYAML, name: name, port: port, arguments: arguments, launcher: launcher)
+        }
+    }
+
+    /// ``stop(signal:within:)`` on the tests' own threads (see ``launch(configYAML:name:port:arguments:launcher:)``).
+    func stopped(signal: Int32 = SIGTERM, within seconds: Double = 10) async -> Int32? {
+        (try? await IntegrationEnvironment.background.run { self.stop(signal: signal, within: seconds) }) ?? nil
+    }
+
     /// The port of the first `listening` log line (logfmt `address=127.0.0.1:9646` or JSON
     /// `"address":"127.0.0.1:9646"`).
     static func listeningPort(in log: String) -> Int? {

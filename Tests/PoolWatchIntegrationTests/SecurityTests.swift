@@ -60,7 +60,7 @@ struct SecurityTests {
             .send(status: 200, headers: [("Content-Type", "application/json")], body: Self.document(pools: 2, nameBytes: 20))
         }
         defer { app.stop() }
-        let poolwatch = try PoolwatchProcess(configYAML: { Self.appConfig(port: $0, url: app.url("/stats")) }, name: "headers")
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { Self.appConfig(port: $0, url: app.url("/stats")) }, name: "headers")
         #expect(await eventually(15) { poolwatch.metrics().contains(#"poolwatch_app_pool_up{target="app"} 1"#) }, "\(poolwatch.log)")
         let routes: [(path: String, extra: [String], status: String, html: Bool)] = [
             ("/", [], "200", true), ("/", ["-I"], "200", true),
@@ -82,7 +82,7 @@ struct SecurityTests {
                 #expect(fields["content-security-policy"] == nil, "\(context)")
             }
         }
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     /// 500 pools with 1 KB names: at most `max_pools` (200) are exported, every label value is cut to
@@ -98,7 +98,7 @@ struct SecurityTests {
         try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
         try "R0UT1NG".write(toFile: secrets + "/pd", atomically: true, encoding: .utf8)
         chmod(secrets + "/pd", 0o600)  // poolwatch refuses secret files that others may read
-        let poolwatch = try PoolwatchProcess(configYAML: {
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: {
             Self.appConfig(port: $0, url: app.url("/stats"), extra: """
                 receivers:
                   - {name: pd, type: pagerduty, min_severity: critical, routing_key_file: \(secrets)/pd, url: "\(pagerDuty.url)"}
@@ -126,6 +126,6 @@ struct SecurityTests {
         let saturated = (alerts["alerts"] as? [[String: Any]] ?? []).filter { $0["alertname"] as? String == "PoolwatchPoolSaturated" }
         #expect(saturated.count == 26)
         #expect(first.body.utf8.count < 200_000, "/alerts is \(first.body.utf8.count) bytes")
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 }

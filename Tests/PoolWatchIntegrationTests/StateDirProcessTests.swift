@@ -52,7 +52,7 @@ struct StateDirProcessTests {
         defer { slack.stop() }
         let receivers = "receivers:\n  - {name: chat, type: slack, min_severity: warning, webhook_url_file: \(try secretFile(slack.url))}"
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
-        var first: PoolwatchProcess? = try PoolwatchProcess(configYAML: { config(port: $0, stateDir: stateDir, receivers: receivers) },
+        var first: PoolwatchProcess? = try await PoolwatchProcess.launch(configYAML: { config(port: $0, stateDir: stateDir, receivers: receivers) },
                                                             name: "announce-1")
         let port = first!.port
         #expect(await slack.waitFor(1, within: 30), "\(first!.log)")
@@ -60,21 +60,21 @@ struct StateDirProcessTests {
             first!.metrics().contains(#"poolwatch_notifier_deliveries_total{receiver="chat",outcome="delivered"} 1"#)
         })
         try await Task.sleep(for: .seconds(1))
-        #expect(first!.stop(signal: SIGKILL) != nil)
+        #expect(await first!.stopped(signal: SIGKILL) != nil)
         first = nil
         // alerts.json cut in half, as a full disk or a bad copy leaves it.
         let alerts = text(stateDir + "/alerts.json")
         #expect(alerts.contains("PoolwatchPgbouncerDown"))
         try String(alerts.prefix(alerts.count / 2)).write(toFile: stateDir + "/alerts.json", atomically: false, encoding: .utf8)
 
-        let second = try PoolwatchProcess(configYAML: { _ in config(port: port, stateDir: stateDir, receivers: receivers) },
+        let second = try await PoolwatchProcess.launch(configYAML: { _ in config(port: port, stateDir: stateDir, receivers: receivers) },
                                           name: "announce-2", port: port)
         #expect(await eventually(20) { second.log.contains(#"msg="alert firing""#) }, "the engine, starting empty, fires again: \(second.log)")
         #expect(await second.settle(evaluations: 3))
         #expect(slack.received.count == 1, "announced once: \(slack.received.map(\.body))")
         #expect(second.log.contains(#"msg="notification not queued""#) && second.log.contains("already has this incident open"))
         #expect(second.log.contains("alert state file is corrupt"))
-        #expect(second.terminate() == 0)
+        #expect(await second.stopped() == 0)
     }
 
     @Test func aLostOutboxRequeuesThePageOfAnAlertStillFiring() async throws {
@@ -83,31 +83,31 @@ struct StateDirProcessTests {
         defer { pagerDuty.stop() }
         let receivers = "receivers:\n  - {name: pd, type: pagerduty, routing_key_file: \(try secretFile("R0UT1NGKEYsd")), url: \"\(pagerDuty.url)\"}"
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
-        var first: PoolwatchProcess? = try PoolwatchProcess(configYAML: { config(port: $0, stateDir: stateDir, receivers: receivers) },
+        var first: PoolwatchProcess? = try await PoolwatchProcess.launch(configYAML: { config(port: $0, stateDir: stateDir, receivers: receivers) },
                                                             name: "lost-1")
         let port = first!.port
         #expect(await pagerDuty.waitFor(1, within: 30), "\(first!.log)")
         #expect(await eventually(10) { text(stateDir + "/alerts.json").contains(#""notified":true"#) })
-        #expect(first!.stop(signal: SIGKILL) != nil)
+        #expect(await first!.stopped(signal: SIGKILL) != nil)
         first = nil
         try "{\"schema\":1,\"records\":[{\"id\":\"half-wr".write(toFile: stateDir + "/outbox.json", atomically: false, encoding: .utf8)
 
         pagerDuty.answer([], then: .pagerDutyAccepted)
         let before = pagerDuty.received.count
-        let second = try PoolwatchProcess(configYAML: { _ in config(port: port, stateDir: stateDir, receivers: receivers) },
+        let second = try await PoolwatchProcess.launch(configYAML: { _ in config(port: port, stateDir: stateDir, receivers: receivers) },
                                           name: "lost-2", port: port)
         #expect(await eventually(20) {
             second.metrics().contains(#"poolwatch_notifier_deliveries_total{receiver="pd",outcome="delivered"} 1"#)
         }, "the page of the alert still firing is queued again: \(second.log)")
         #expect(pagerDuty.received.dropFirst(before).filter { $0.body.contains(#""event_action":"trigger""#) }.count == 1)
         #expect(second.log.contains(#"msg="outbox reconciled after a loss of state""#) && second.log.contains("queued_again=1"))
-        #expect(second.terminate() == 0)
+        #expect(await second.stopped() == 0)
     }
 
     @Test func aSecondInstanceOnTheSameStateDirFailsAtStart() async throws {
         let stateDir = Env.tmp + "/" + Env.uniqueName("state")
         // No receivers: the lock is taken all the same.
-        let first = try PoolwatchProcess(configYAML: { config(port: $0, stateDir: stateDir) }, name: "twice-1")
+        let first = try await PoolwatchProcess.launch(configYAML: { config(port: $0, stateDir: stateDir) }, name: "twice-1")
         let directory = Env.tmp + "/" + Env.uniqueName("twice-2")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try config(port: 0, stateDir: stateDir).write(toFile: directory + "/poolwatch.yml", atomically: true, encoding: .utf8)
@@ -117,7 +117,7 @@ struct StateDirProcessTests {
         let line = "poolwatch: cannot lock \(stateDir)/outbox.lock: another poolwatch process (pid \(first.pid)) uses this state_dir"
         #expect(text(directory + "/log").split(separator: "\n").contains { $0 == line }, "\(text(directory + "/log"))")
         #expect(first.isRunning)
-        #expect(first.terminate() == 0)
+        #expect(await first.stopped() == 0)
     }
 
     @Test func aSymlinkAtTheAlertsTempFileIsNotFollowed() async throws {
@@ -126,12 +126,12 @@ struct StateDirProcessTests {
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         try "precious\n".write(toFile: root + "/victim", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: stateDir + "/alerts.json.tmp", withDestinationPath: root + "/victim")
-        let poolwatch = try PoolwatchProcess(configYAML: { config(port: $0, stateDir: stateDir) }, name: "symlink")
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { config(port: $0, stateDir: stateDir) }, name: "symlink")
         #expect(await eventually(10) { text(stateDir + "/alerts.json").contains("saved") }, "\(poolwatch.log)")
         #expect(text(root + "/victim") == "precious\n")
         let type = try FileManager.default.attributesOfItem(atPath: stateDir + "/alerts.json")[.type] as? FileAttributeType
         #expect(type == .typeRegular)
-        #expect(poolwatch.terminate() == 0)
+        #expect(await poolwatch.stopped() == 0)
     }
 
     @Test func anUnreadableAlertsFileIsNamedNotCalledCorrupt() async throws {

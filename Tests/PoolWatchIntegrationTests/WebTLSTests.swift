@@ -66,7 +66,7 @@ struct WebTLSTests {
             basic_auth_users:
               prometheus: '\(hash.trimmingCharacters(in: .whitespacesAndNewlines))'
             """.write(toFile: webConfig, atomically: true, encoding: .utf8)
-        return try PoolwatchProcess(configYAML: { port in
+        return try await PoolwatchProcess.launch(configYAML: { port in
             """
             listen_address: 127.0.0.1:\(port)
             targets:
@@ -187,7 +187,7 @@ struct WebTLSTests {
                 """.write(toFile: webConfig, atomically: true, encoding: .utf8)
         }
         try await writeWeb(cert: pki.serverCert, key: pki.serverKey, password: "first password")
-        let poolwatch = try PoolwatchProcess(configYAML: { _ in
+        let poolwatch = try await PoolwatchProcess.launch(configYAML: { _ in
             """
             listen_address: 127.0.0.1:0
             web_config_file: \(webConfig)
