@@ -46,7 +46,6 @@ actor ConfigReloader {
     private var web: WebConfig?
     private let logger: Logger
     private var lastSuccess: Double
-    private var lastSucceeded = true
 
     init(options: ConfigOptions, running: RunningConfig, web: WebConfig?, supervisor: TargetSupervisor, store: SnapshotStore,
          board: AlertStatusBoard, notifier: Notifier?, security: WebSecurity, logger: Logger) {
@@ -72,17 +71,15 @@ actor ConfigReloader {
             loaded = try load()
         } catch {
             for line in error.errors { logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(line)"]) }
-            lastSucceeded = false
             Self.publish(store: store, succeeded: false, at: lastSuccess)
             return .failure(error)
         }
         let current = running.current
         var plan = ReloadPlan(running: current, new: loaded.config, pagingRunning: notifier != nil)
         plan.needsRestart += applyWeb(loaded.web)
-        await apply(plan, previous: current)
+        await apply(plan)
         for line in plan.needsRestart { logger.warning("configuration change needs a restart", metadata: ["detail": "\(line)"]) }
         logger.info("configuration reloaded", metadata: ["trigger": "\(trigger)", "changes": "\(plan.summary)"])
-        lastSucceeded = true
         lastSuccess = WallClock.now()
         Self.publish(store: store, succeeded: true, at: lastSuccess)
         return .success(plan)
@@ -145,7 +142,7 @@ actor ConfigReloader {
         return needsRestart
     }
 
-    private func apply(_ plan: ReloadPlan, previous: PoolwatchConfig) async {
+    private func apply(_ plan: ReloadPlan) async {
         let config = plan.effective
         running.current = config
         StructuredLogHandler.processLevel = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
