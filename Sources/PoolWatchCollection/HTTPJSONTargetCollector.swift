@@ -126,13 +126,8 @@ public struct AppPoolTargetCollector: TargetCollector {
     /// A round's snapshot: the up family first, every family with the target's labels.
     private func snapshot(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?,
                           duration: Duration) -> TargetSnapshot {
-        let upFamily = MetricFamily(Self.upMetric, help: Self.upHelp, value: up ? 1 : 0)
-        let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
-        var round = TargetSnapshot(
-            target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
-            timestamp: WallClock.now(), duration: duration.seconds, error: error)
-        round.labels = target.labels
-        return round
+        TargetSnapshot.round(of: target, upMetric: Self.upMetric, upHelp: Self.upHelp, up: up, families: families, collectors: collectors,
+                             error: error, duration: duration.seconds, at: WallClock.now())
     }
 
     /// Each round is a transfer of its own: nothing to forget.

@@ -120,13 +120,8 @@ public final class LibPQTargetCollector: TargetCollector {
 
     private func snapshot(up: Bool, families: [MetricFamily], collectors: [CollectorOutcome], error: String?,
                           duration: Duration) -> TargetSnapshot {
-        let upFamily = MetricFamily(plan.upMetric, help: plan.upHelp, value: up ? 1 : 0)
-        let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
-        var round = TargetSnapshot(
-            target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
-            timestamp: WallClock.now(), duration: duration.seconds, error: error)
-        round.labels = target.labels
-        return round
+        TargetSnapshot.round(of: target, upMetric: plan.upMetric, upHelp: plan.upHelp, up: up, families: families, collectors: collectors,
+                             error: error, duration: duration.seconds, at: WallClock.now())
     }
 
     /// The open connection, or a new one.

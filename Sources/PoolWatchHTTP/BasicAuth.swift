@@ -17,14 +17,18 @@ public final class BasicAuthenticator: Sendable {
         var verified = VerifiedPasswords()
     }
     private let state: Mutex<State>
+    /// bcrypt's check (injected so tests can count what a request pays without timing it).
+    private let verify: @Sendable (_ password: String, _ hash: String) -> Bool
 
     /// A hash of a random password nobody knows, cost 10 like `htpasswd -nBC 10`; compared against for
     /// unknown users. A user hashed with a higher cost still answers in the time of that cost: the
     /// difference says only that the cost differs, which the hash's owner chose.
     static let dummyHash = Bcrypt.hash("poolwatch dummy \(UInt64.random(in: 0...UInt64.max))", cost: 10)
 
-    public init(users: [String: Secret]) {
+    public init(users: [String: Secret],
+                verify: @escaping @Sendable (_ password: String, _ hash: String) -> Bool = { Bcrypt.verify($0, hash: $1) }) {
         state = Mutex(State(users: users))
+        self.verify = verify
     }
 
     /// Replaces the users (a reloaded web config); passwords verified against unchanged hashes stay known.
@@ -46,8 +50,9 @@ public final class BasicAuthenticator: Sendable {
         }
         if known { return true }
         let text = String(decoding: password, as: UTF8.self)
+        let verify = verify
         let matches = (try? await NIOThreadPool.singleton.runIfActive {
-            Bcrypt.verify(text, hash: hash ?? Self.dummyHash)
+            verify(text, hash ?? Self.dummyHash)
         }) ?? false
         guard matches, let hash else { return false }
         state.withLock { $0.verified.remember(user: user, password: password, hash: hash) }

@@ -50,4 +50,19 @@ public struct TargetSnapshot: Sendable {
         self.duration = duration
         self.error = error
     }
+
+    /// A round of `target` as every collector kind publishes it: the up family first, every family with
+    /// the target's `target` and constant labels, the constant labels kept for the self metrics.
+    public static func round(
+        of target: TargetConfig, upMetric: String, upHelp: String, up: Bool, families: [MetricFamily],
+        collectors: [CollectorOutcome], error: String?, duration: Double, at timestamp: Double
+    ) -> TargetSnapshot {
+        let upFamily = MetricFamily(upMetric, help: upHelp, value: up ? 1 : 0)
+        let all = ([upFamily] + families).map { $0.prefixed(with: target.seriesLabels) }
+        var round = TargetSnapshot(
+            target: target.name, kind: target.kind, up: up, families: all, collectors: collectors,
+            timestamp: timestamp, duration: duration, error: error)
+        round.labels = target.labels
+        return round
+    }
 }
