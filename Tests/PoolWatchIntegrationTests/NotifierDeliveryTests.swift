@@ -205,15 +205,22 @@ import PoolWatchRuntime
         await harness.cleanUp()
     }
 
-    @Test func aRotatedSecretFileOthersMayReadIsNotUsed() async throws {
+    /// Slack's webhook URL read from a file, rotated after start-up (the notifier still holds a revoked
+    /// URL, which Slack answers with 404) and left with `mode`; one warning sent and settled.
+    static func slackSecretRotated(toMode mode: mode_t) async throws -> (NotifierHarness, String, Notifier) {
         let harness = try NotifierHarness(slack: [.slackError(404, "no_service")])
         let secretFile = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName("slack-url")
         let oldURL = harness.slack.url.replacingOccurrences(of: FakeReceiver.slackToken, with: "0ldT0kenRev0ked")
         try oldURL.write(toFile: secretFile, atomically: true, encoding: .utf8)
         let config = try harness.config(harness.yaml(receivers: ["team"], slackSecret: "webhook_url_file: \(secretFile)"))
         try (harness.slack.url + "\n").write(toFile: secretFile, atomically: true, encoding: .utf8)
-        chmod(secretFile, 0o644)
+        chmod(secretFile, mode)
         let notifier = try await harness.run([N.firing(severity: .warning)], config: config) { await NotifierHarness.settled($0) }
+        return (harness, secretFile, notifier)
+    }
+
+    @Test func aRotatedSecretFileOthersMayReadIsNotUsed() async throws {
+        let (harness, secretFile, notifier) = try await Self.slackSecretRotated(toMode: 0o644)
         #expect(await notifier.outboxState().records.first?.state == .dead, "a secret file others may read is refused, as at start")
         #expect(harness.slack.received.count == 1)
         try? FileManager.default.removeItem(atPath: secretFile)
@@ -221,15 +228,7 @@ import PoolWatchRuntime
     }
 
     @Test func rotatedSecretFileIsReadAgainOnceAfter404() async throws {
-        let harness = try NotifierHarness(slack: [.slackError(404, "no_service")])
-        let secretFile = IntegrationEnvironment.tmp + "/" + IntegrationEnvironment.uniqueName("slack-url")
-        let oldURL = harness.slack.url.replacingOccurrences(of: FakeReceiver.slackToken, with: "0ldT0kenRev0ked")
-        try oldURL.write(toFile: secretFile, atomically: true, encoding: .utf8)
-        let config = try harness.config(harness.yaml(receivers: ["team"], slackSecret: "webhook_url_file: \(secretFile)"))
-        // Rotated after start-up: the notifier still holds the old URL.
-        try (harness.slack.url + "\n").write(toFile: secretFile, atomically: true, encoding: .utf8)
-        chmod(secretFile, 0o600)
-        let notifier = try await harness.run([N.firing(severity: .warning)], config: config) { await NotifierHarness.settled($0) }
+        let (harness, secretFile, notifier) = try await Self.slackSecretRotated(toMode: 0o600)
         #expect(await notifier.outboxState().records.first?.state == .delivered)
         let oldPath = harness.slack.path.replacingOccurrences(of: FakeReceiver.slackToken, with: "0ldT0kenRev0ked")
         #expect(harness.slack.received.map(\.path) == [oldPath, harness.slack.path])
