@@ -18,6 +18,11 @@ import ServiceLifecycle
 /// - Token buckets per receiver; many instances of one rule pending for Slack become one message.
 /// - One log line per event; secrets never reach logs, the state file or metrics.
 ///
+/// Every decision is made by a value, ``NotifierStateMachine``; this actor only performs what it
+/// returns. `run()` is one loop in a task group: each send and each write of the state file is a
+/// child task that reports back to the state machine, and the loop sleeps until the machine's next
+/// deadline or a signal (an enqueue, an answer, a finished write, a shutdown request).
+///
 /// ```swift
 /// let notifier = try Notifier(config: config.alerting, version: "1.0.0", executor: BlockingExecutor(threads: 2),
 ///                             logger: logger, publishMetrics: { store.publishExtra("notifier", families: $0) })
@@ -26,13 +31,13 @@ import ServiceLifecycle
 /// ```
 public actor Notifier: Service {
     public private(set) var config: AlertingConfig
-    private(set) var environment: OutboxEnvironment
+    private var machine: NotifierStateMachine
+    var environment: OutboxEnvironment { machine.environment }
+    /// For test notifications, which bypass the outbox.
     private let sender: NotificationSender
-    private let executor: any CurlExecutor
+    nonisolated let transport: any NotificationTransport
     /// Nil without a state directory: the outbox then lives in memory only.
-    private let file: OutboxFile?
-    /// Whether this notifier opened (and so unlocks) the state directory itself.
-    private let ownsDirectory: Bool
+    nonisolated let store: (any OutboxStore)?
     /// True when the outbox may have lost records at start (missing, moved aside, quarantined):
     /// ``reconcile(firing:)`` then queues the triggers of alerts firing now that are not known sent.
     public nonisolated let needsReconcile: Bool
@@ -41,38 +46,14 @@ public actor Notifier: Service {
     private let random: @Sendable () -> Double
     private let publish: @Sendable ([MetricFamily]) -> Void
 
-    private var outbox: OutboxState
     private var secrets: [String: Secret]
     private var redactor: SecretRedactor
-    /// Token buckets, 429 pauses and the meaning of each answer: decided by a value, performed here.
-    private var pacer: DeliveryPacer
-    /// Records whose 401/403/404/410 already led to a re-read of the secret file.
-    private var secretReloadedFor: Set<String> = []
-    /// The last failure signature logged per record, to log a warning only when it changes.
-    private var lastFailure: [String: String] = [:]
-    private var sending: [String: Task<Void, Never>] = [:]
     private var metrics = NotifierMetrics()
-
-    private var generation = 0
-    private var savedGeneration = 0
-    private var saving = false
-    private var saveFailed = false
+    private let signal = LoopSignal()
+    /// Callers of ``enqueue(_:)-([AlertNotification])`` waiting until their generation is written.
     private var saveWaiters: [(generation: Int, continuation: CheckedContinuation<Void, Never>)] = []
-
-    private var stopping = false
-    private var crashed = false
-    private var waiter: CheckedContinuation<Void, Never>?
-    private var wakePending = false
-    private var sleepToken = 0
-    private var lastHousekeeping = -Double.infinity
-    private var lastPublish = -Double.infinity
-    private var metricsDirty = true
-
-    /// Test hook (internal): simulate a crash after a receiver answered 2xx, before `DELIVERED` is
-    /// persisted, the window in which a duplicate is possible.
-    private var crashAfterDeliveredResponse = false
-
-    func crashAfterNextDeliveredResponse() { crashAfterDeliveredResponse = true }
+    /// The changes of recovery, logged and persisted when the service starts.
+    private var pendingStartupChanges: [OutboxChange] = []
 
     /// Opens (creating if needed) and locks `config.stateDirectory` (unless `directory`, already
     /// opened by the caller, is given), loads the outbox and prepares every receiver. Without a state
@@ -95,6 +76,16 @@ public actor Notifier: Service {
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         publishMetrics: @escaping @Sendable ([MetricFamily]) -> Void = { _ in }
     ) throws(NotifierError) {
+        try self.init(config: config, version: version, executor: executor, logger: logger, policy: policy, directory: directory,
+                      clock: clock, random: random, publishMetrics: publishMetrics, wiring: NotifierWiring())
+    }
+
+    /// As the public initializer, with the state file and the transport passed through `wiring`.
+    init(
+        config: AlertingConfig, version: String, executor: any CurlExecutor, logger: Logger, policy: NotifierPolicy,
+        directory: StateDirectory?, clock: @escaping @Sendable () -> Double, random: @escaping @Sendable () -> Double,
+        publishMetrics: @escaping @Sendable ([MetricFamily]) -> Void, wiring: NotifierWiring
+    ) throws(NotifierError) {
         var logger = logger
         logger[metadataKey: "component"] = "notifier"
         let environment = OutboxEnvironment(
@@ -103,24 +94,21 @@ public actor Notifier: Service {
         var opened = directory
         if opened == nil, let path = config.stateDirectory { opened = try StateDirectory(path: path) }
         let file = opened.map(OutboxFile.init(directory:))
-        self.ownsDirectory = directory == nil
+        self.store = file.map { wiring.store(FileOutboxStore(file: $0, executor: executor, ownsDirectory: directory == nil)) }
         self.config = config
-        self.environment = environment
-        self.file = file
-        self.sender = NotificationSender(client: CurlClient(userAgent: "poolwatch/\(version)", executor: executor))
-        self.executor = executor
+        let sender = NotificationSender(client: CurlClient(userAgent: "poolwatch/\(version)", executor: executor))
+        self.sender = sender
+        self.transport = wiring.transport(sender)
         self.logger = logger
         self.clock = clock
         self.random = random
         self.publish = publishMetrics
         self.secrets = Dictionary(uniqueKeysWithValues: config.receivers.map { ($0.name, $0.secret) })
         self.redactor = SecretRedactor(config.receivers.map(\.secret))
-        self.pacer = DeliveryPacer(receivers: config.receivers)
 
         let now = clock()
         var metrics = NotifierMetrics()
         var outbox = OutboxState()
-        var changes: [OutboxChange] = []
         var stateLost = false
         var recordsLost = false
         switch try file?.load() ?? .missing {
@@ -151,21 +139,16 @@ public actor Notifier: Service {
             }
         }
         self.needsReconcile = recordsLost
-        changes += outbox.recover(environment: environment, now: now)
-        if recordsLost { changes += outbox.cancelOrphanResolves(now: now) }
+        var notice: OrderedJSON?
         if stateLost {
-            let text = ":warning: poolwatch lost its alert outbox state (the file was unreadable and was moved aside); "
-                + "alerts firing now are announced again; notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) "
-                + "for alerts no longer firing may not be delivered"
-            let key = DedupKey.notifierFailure(clusterID: config.clusterID, receiver: "state")
-            for receiver in config.receivers where receiver.type == .slack {
-                let record = outbox.addNotice(to: receiver, dedupKey: key, severity: .warning, line: "alert outbox state lost",
-                                              body: SlackPayload.notice(text), degradedBody: SlackPayload.notice(text),
-                                              environment: environment, now: now)
-                changes.append(.queued(record))
-            }
+            notice = SlackPayload.notice(
+                ":warning: poolwatch lost its alert outbox state (the file was unreadable and was moved aside); "
+                    + "alerts firing now are announced again; notifications queued before \(AlertText.rfc3339(now, milliseconds: false)) "
+                    + "for alerts no longer firing may not be delivered")
         }
-        self.outbox = outbox
+        var machine = NotifierStateMachine(outbox: outbox, environment: environment)
+        pendingStartupChanges = machine.recover(recordsLost: recordsLost, stateLostNotice: notice, now: now)
+        self.machine = machine
         self.metrics = metrics
         for receiver in config.receivers {
             logger.info("notifier receiver", metadata: [
@@ -178,11 +161,7 @@ public actor Notifier: Service {
         logger.info("notifier outbox loaded", metadata: [
             "path": "\(file?.path ?? "(memory only: no state_dir)")", "pending": "\(open)", "records": "\(outbox.records.count)",
         ])
-        // The changes of recovery are logged and persisted when the service starts.
-        pendingStartupChanges = changes
     }
-
-    private var pendingStartupChanges: [OutboxChange] = []
 
     // MARK: Reload
 
@@ -194,20 +173,15 @@ public actor Notifier: Service {
         config.receivers = new.receivers
         config.outboxMaxRecords = new.outboxMaxRecords
         config.clientURL = new.clientURL
-        environment.receivers = new.receivers
-        environment.maxRecords = new.outboxMaxRecords
-        environment.payload.clientURL = new.clientURL
         secrets = Dictionary(uniqueKeysWithValues: new.receivers.map { ($0.name, $0.secret) })
         // Old secrets stay known to the redactor: a send in flight may still quote one in its error.
         for receiver in new.receivers { redactor.add(receiver.secret) }
-        pacer.reconfigure(new.receivers)
         let now = clock()
-        let changes = outbox.retire(environment: environment, now: now)
+        let changes = machine.reconfigure(receivers: new.receivers, maxRecords: new.outboxMaxRecords, clientURL: new.clientURL, now: now)
         handle(changes, now: now)
-        markChanged()
-        metricsDirty = true
         logger.info("notifier reconfigured", metadata: ["receivers": "\(new.receivers.map(\.displayName).joined(separator: ","))"])
-        wake()
+        // The loop writes the changed state and takes the new receivers into account.
+        signal.signal()
     }
 
     // MARK: Input
@@ -224,7 +198,7 @@ public actor Notifier: Service {
         let now = clock()
         var changes: [OutboxChange] = []
         for notification in notifications {
-            let added = outbox.enqueue(notification, environment: environment, now: now)
+            let added = machine.enqueue(notification, now: now)
             if added.isEmpty {
                 logger.debug("notification matches no receiver", metadata: [
                     "rule": "\(notification.alertName)", "event": "\(notification.kind.rawValue)", "severity": "\(notification.severity.rawValue)",
@@ -233,11 +207,8 @@ public actor Notifier: Service {
             changes += added
         }
         handle(changes, now: now)
-        if changes.contains(where: \.changesState) {
-            markChanged()
-            await waitUntilSaved()
-        }
-        wake()
+        if changes.contains(where: \.changesState) { await persist(through: machine.generation) }
+        signal.signal()
     }
 
     /// Start-up reconciliation after a loss of outbox state (``needsReconcile``): queues the
@@ -246,7 +217,7 @@ public actor Notifier: Service {
     /// ``OutboxState/reconciliation(firing:environment:)``. Returns once they are durable.
     public func reconcile(firing: [AlertNotification]) async {
         guard needsReconcile, !firing.isEmpty else { return }
-        let missing = outbox.reconciliation(firing: firing, environment: environment)
+        let missing = machine.outbox.reconciliation(firing: firing, environment: environment)
         logger.notice("outbox reconciled after a loss of state", metadata: [
             "firing": "\(firing.count)", "queued_again": "\(missing.count)",
         ])
@@ -261,176 +232,115 @@ public actor Notifier: Service {
     public func run() async throws {
         logger.info("notifier started", metadata: ["receivers": "\(config.receivers.map(\.displayName).joined(separator: ","))"])
         handle(pendingStartupChanges, now: clock())
-        if !pendingStartupChanges.isEmpty { markChanged() }
+        machine.started(with: pendingStartupChanges)
         pendingStartupChanges = []
         await withGracefulShutdownHandler {
-            await self.loop()
-        } onGracefulShutdown: {
-            Task { await self.shutdown() }
+            await withDiscardingTaskGroup { group in
+                await self.serve(&group)
+            }
+        } onGracefulShutdown: { [signal] in
+            signal.requestStop()
         }
-        await drain()
+        await finish()
     }
 
     /// Stops the service (as a graceful shutdown does): no new sends; in-flight ones may finish.
     public func shutdown() {
-        stopping = true
-        wake()
+        signal.requestStop()
     }
 
-    private func loop() async {
-        while !stopping, !crashed, !Task.isCancelled {
+    /// The loop: performs what the state machine decides, until shutdown or cancellation; then gives
+    /// the sends in flight `policy.shutdownGrace` seconds and cancels the rest.
+    private func serve(_ group: inout DiscardingTaskGroup) async {
+        while !signal.stopRequested, !Task.isCancelled {
             let now = clock()
-            if now - lastHousekeeping >= 1 || now < lastHousekeeping {
-                lastHousekeeping = now
-                let changes = outbox.housekeeping(environment: environment, now: now) + outbox.retire(environment: environment, now: now)
-                if !changes.isEmpty {
-                    handle(changes, now: now)
-                    markChanged()
-                }
-                if saveFailed {
-                    saveFailed = false
-                    markChanged()
-                }
+            let tick = machine.tick(now: now)
+            handle(tick.changes, now: now)
+            for send in tick.sends { start(send, in: &group) }
+            if let generation = tick.save { group.addTask { await self.save(generation) } }
+            if tick.publishMetrics { publish(metricFamilies()) }
+            await signal.wait(seconds: tick.wakeAt - now)
+        }
+        machine.stop()
+        if !Task.isCancelled {
+            let clock = ContinuousClock()
+            let deadline = clock.now + .milliseconds(Int64(environment.policy.shutdownGrace * 1000))
+            while !machine.sending.isEmpty, !Task.isCancelled, clock.now < deadline {
+                await signal.wait(seconds: min(0.5, (deadline - clock.now).seconds))
             }
-            startDueSends(now: now)
-            publishMetricsIfDue(now: now)
-            await sleep(seconds: nextWake(now: now) - now)
         }
+        // Sends still running are aborted: their records stay queued for the next start.
+        group.cancelAll()
     }
 
-    private func startDueSends(now: Double) {
-        // Nothing is sent before the state that contains it is on disk.
-        guard savedGeneration == generation, !stopping, !crashed else { return }
-        for receiver in environment.receivers where sending[receiver.name] == nil {
-            if let until = pacer.pausedUntil[receiver.name], until > now { continue }
-            guard let dispatch = outbox.nextDispatch(for: receiver, environment: environment, now: now) else { continue }
-            guard pacer.mayStart(receiver.name, now: now) else { continue }
-            outbox.begin(dispatch)
-            let secret = secrets[receiver.name]!
-            let redactor = redactor
-            sending[receiver.name] = Task { await self.deliver(dispatch, to: receiver, secret: secret, redactor: redactor) }
-        }
-    }
-
-    /// When the loop must look again: the earliest due record, pause end or token, the next
-    /// housekeeping and metrics publication; never later than 5 s.
-    private func nextWake(now: Double) -> Double {
-        var next = now + 5
-        next = min(next, lastHousekeeping + 1)
-        next = min(next, lastPublish + (metricsDirty ? 1 : 15))
-        for receiver in environment.receivers where sending[receiver.name] == nil {
-            guard var due = outbox.nextDueTime(for: receiver.name) else { continue }
-            if due - now > environment.policy.maxScheduleAhead { due = now }
-            next = min(next, pacer.earliest(receiver.name, due: due, now: now))
-        }
-        return next
+    /// After the loop: the outbox is written, the state directory unlocked, metrics published.
+    private func finish() async {
+        machine.markChanged()
+        await persist(through: machine.generation)
+        store?.releaseLock()
+        publish(metricFamilies())
+        for waiter in saveWaiters { waiter.continuation.resume() }
+        saveWaiters = []
+        logger.info("notifier stopped", metadata: ["pending": "\(machine.outbox.records.filter(\.state.isOpen).count)"])
     }
 
     // MARK: Delivery
 
-    private func deliver(_ dispatch: OutboxDispatch, to receiver: ReceiverConfig, secret: Secret, redactor: SecretRedactor) async {
-        let attempt = await sender.send(body: dispatch.body, to: receiver, secret: secret, redactor: redactor)
-        guard !crashed else { return }
-        if crashAfterDeliveredResponse, case .delivered = attempt.classification {
-            simulateCrash()
-            return
+    private func start(_ send: NotifierStateMachine.Send, in group: inout DiscardingTaskGroup) {
+        let secret = secrets[send.receiver.name]!
+        let (redactor, transport) = (redactor, transport)
+        group.addTask {
+            let attempt = await transport.send(body: send.dispatch.body, to: send.receiver, secret: secret, redactor: redactor)
+            await self.finished(send, attempt)
         }
-        complete(dispatch, receiver: receiver, attempt: attempt)
     }
 
-    private func complete(_ dispatch: OutboxDispatch, receiver: ReceiverConfig, attempt: DeliveryAttempt) {
+    private func finished(_ send: NotifierStateMachine.Send, _ attempt: DeliveryAttempt) async {
         let now = clock()
-        let name = receiver.name
-        sending[name] = nil
-        if let status = attempt.status { metrics.response(name, status) }
-        if let result = Self.attemptResult(attempt.classification) { metrics.attempt(name, result) }
-        let decision = pacer.decide(
-            attempt.classification, status: attempt.status, detail: attempt.detail, receiver: receiver, attempt: dispatch.attempt,
-            policy: environment.policy, random: random(), mayRereadSecret: !secretReloadedFor.contains(dispatch.recordIDs[0]), now: now)
-        var outcome = decision.outcome
-        var message = decision.message
-        var logLevel: Logger.Level = decision.level == .info ? .info : .warning
-        let retryIn = decision.retryIn
-        if decision.rereadSecretFirst, case let .file(path) = receiver.secretSource {
-            secretReloadedFor.insert(dispatch.recordIDs[0])
-            if let fresh = OutboxFile.readSecret(path), fresh != secrets[name]?.revealed {
-                secrets[name] = Secret(fresh)
-                redactor.add(Secret(fresh))
-                outcome = .retry(notBefore: now, status: attempt.status, error: attempt.detail)
-                message = "receiver refused the secret; the secret file changed, retrying with the new one"
-                logLevel = .info
+        let receiver = send.receiver
+        let dispatch = send.dispatch
+        if let status = attempt.status { metrics.response(receiver.name, status) }
+        if let result = attempt.classification.attemptResult { metrics.attempt(receiver.name, result) }
+        let verdict = machine.answered(send, classification: attempt.classification, status: attempt.status, detail: attempt.detail,
+                                       random: random(), now: now)
+        var secretChanged = false
+        if let path = verdict.rereadSecret, let fresh = OutboxFile.readSecret(path), fresh != secrets[receiver.name]?.revealed {
+            secrets[receiver.name] = Secret(fresh)
+            redactor.add(Secret(fresh))
+            secretChanged = true
+        }
+        let (line, changes) = machine.finish(send, verdict: verdict, secretChanged: secretChanged, now: now)
+        if let line {
+            var metadata: Logger.Metadata = [
+                "receiver": "\(receiver.displayName)", "event": "\(dispatch.event.rawValue)", "dedup_key": "\(dispatch.dedupKey)",
+                "attempt": "\(dispatch.attempt)", "outbox_id": "\(dispatch.recordIDs[0])", "latency_ms": "\(Int(attempt.latency * 1000))",
+            ]
+            if dispatch.isGrouped { metadata["grouped"] = "\(dispatch.recordIDs.count)" }
+            if dispatch.degraded { metadata["degraded"] = "true" }
+            if let status = attempt.status { metadata["http_status"] = "\(status)" }
+            if line.failure {
+                metadata["error"] = "\(attempt.detail)"
+                metadata["error_class"] = "\(attempt.classification.errorClass)"
+                if let retryIn = line.retryIn { metadata["retry_in_ms"] = "\(Int(retryIn * 1000))" }
             }
+            logger.log(level: Self.level(line.level), "\(line.message)", metadata: metadata)
         }
-
-        var metadata: Logger.Metadata = [
-            "receiver": "\(receiver.displayName)", "event": "\(dispatch.event.rawValue)", "dedup_key": "\(dispatch.dedupKey)",
-            "attempt": "\(dispatch.attempt)", "outbox_id": "\(dispatch.recordIDs[0])", "latency_ms": "\(Int(attempt.latency * 1000))",
-        ]
-        if dispatch.isGrouped { metadata["grouped"] = "\(dispatch.recordIDs.count)" }
-        if dispatch.degraded { metadata["degraded"] = "true" }
-        if let status = attempt.status { metadata["http_status"] = "\(status)" }
-        let dies: Bool
-        switch outcome {
-        case .dead: dies = true
-        case .degrade: dies = dispatch.degraded
-        default: dies = false
-        }
-        switch outcome {
-        case .delivered:
-            logger.info("notification delivered", metadata: metadata)
-        case .interrupted:
-            logger.log(level: logLevel, "\(message)", metadata: metadata)
-        case _ where dies:
-            break  // one line per record, from the outbox change below ("notification undeliverable")
-        default:
-            metadata["error"] = "\(attempt.detail)"
-            metadata["error_class"] = "\(Self.errorClass(attempt.classification))"
-            if let retryIn { metadata["retry_in_ms"] = "\(Int(retryIn * 1000))" }
-            let signature = "\(Self.errorClass(attempt.classification))/\(attempt.status ?? 0)"
-            let changed = lastFailure[dispatch.recordIDs[0]] != signature
-            lastFailure[dispatch.recordIDs[0]] = signature
-            if logLevel == .warning, !changed, dispatch.attempt % 10 != 0 { logLevel = .debug }
-            logger.log(level: logLevel, "\(message)", metadata: metadata)
-        }
-        let changes = outbox.complete(dispatch, outcome: outcome, environment: environment, now: now)
         handle(changes, now: now)
-        if case .interrupted = outcome {} else { markChanged() }
-        wake()
+        signal.signal()
+        if let generation = machine.startSave() { await save(generation) }
     }
 
-    /// The `result` an attempt counts as in the notifier's metrics; nil: not counted (aborted by shutdown).
-    static func attemptResult(_ classification: DeliveryClassification) -> String? {
-        switch classification {
-        case .delivered: return "success"
-        case .transient, .rateLimited: return "retryable"
-        case .rejectedPayload, .permanent: return "fatal"
-        case .interrupted: return nil
-        }
-    }
-
-    static func errorClass(_ classification: DeliveryClassification) -> String {
-        switch classification {
-        case .delivered: return "none"
-        case let .transient(errorClass): return errorClass.rawValue
-        case .rateLimited: return DeliveryErrorClass.rateLimited.rawValue
-        case .rejectedPayload: return DeliveryErrorClass.client.rawValue
-        case let .permanent(errorClass, _): return errorClass.rawValue
-        case .interrupted: return "interrupted"
+    private static func level(_ level: NotifierStateMachine.AttemptLog.Level) -> Logger.Level {
+        switch level {
+        case .debug: return .debug
+        case .info: return .info
+        case .warning: return .warning
         }
     }
 
     /// Logs and counts what the outbox did: one line per event.
     private func handle(_ changes: [OutboxChange], now: Double) {
-        guard !changes.isEmpty else { return }
-        metricsDirty = true
         for change in changes {
-            switch change {
-            case let .cancelled(record, _), let .delivered(record), let .dead(record), let .expired(record), let .dropped(record):
-                lastFailure[record.id] = nil
-                secretReloadedFor.remove(record.id)
-            default:
-                break
-            }
             switch change {
             case let .queued(record):
                 metrics.queued(record.receiver, record.event.rawValue)
@@ -488,152 +398,55 @@ public actor Notifier: Service {
 
     // MARK: Persistence
 
-    private func markChanged() {
-        generation += 1
-        metricsDirty = true
-        scheduleSave()
+    /// Writes the state unless a write is under way (that writer goes on until every change is
+    /// written), and returns once `generation` is on disk.
+    private func persist(through generation: Int) async {
+        if let next = machine.startSave() { await save(next) }
+        guard machine.savedGeneration < generation else { return }
+        await withCheckedContinuation { continuation in saveWaiters.append((generation, continuation)) }
     }
 
-    private func scheduleSave() {
-        guard !saving, !crashed else { return }
-        saving = true
-        Task { await self.saveLoop() }
-    }
-
-    private func saveLoop() async {
-        while savedGeneration < generation, !crashed {
-            let target = generation
-            let bytes = Array(outbox.encoded(clusterID: config.clusterID, now: clock()).utf8)
-            do {
-                if let file { try await executor.run({ try file.save(bytes) }, onCancel: {}) }
-            } catch {
-                metrics.persistErrors += 1
-                saveFailed = true
-                logger.error("cannot write the outbox state file; notifications are still sent but would not survive a crash",
-                             metadata: ["path": "\(file?.path ?? "")", "error": "\(error)"])
-            }
-            guard !crashed else { break }
-            savedGeneration = target
-            let ready = saveWaiters.filter { $0.generation <= target }
-            saveWaiters.removeAll { $0.generation <= target }
-            for waiter in ready { waiter.continuation.resume() }
-        }
-        saving = false
-        wake()
-    }
-
-    private func waitUntilSaved() async {
-        let target = generation
-        guard savedGeneration < target, !crashed else { return }
-        await withCheckedContinuation { continuation in saveWaiters.append((target, continuation)) }
-    }
-
-    // MARK: Shutdown
-
-    private func drain() async {
-        stopping = true
-        if !crashed {
-            let clock = ContinuousClock()
-            let deadline = clock.now + .milliseconds(Int64(environment.policy.shutdownGrace * 1000))
-            // A cancelled task cannot wait (its sleeps return at once): in-flight sends are aborted.
-            while !sending.isEmpty, !crashed, !Task.isCancelled, clock.now < deadline {
-                await sleep(seconds: min(0.5, (deadline - clock.now).seconds))
-            }
-        }
-        let tasks = Array(sending.values)
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
-        if !crashed {
-            markChanged()
-            await waitUntilSaved()
-            if ownsDirectory { file?.directory.releaseLock() }
-            publish(metricFamilies())
-        }
-        for waiter in saveWaiters { waiter.continuation.resume() }
-        saveWaiters = []
-        logger.info("notifier stopped", metadata: ["pending": "\(outbox.records.filter(\.state.isOpen).count)"])
-    }
-
-    /// Test hook: stop at once as if the process had been killed: nothing more is sent or written,
-    /// and the state directory's lock is released for a successor.
-    func simulateCrash() {
-        crashed = true
-        stopping = true
-        file?.directory.releaseLock()
-        for waiter in saveWaiters { waiter.continuation.resume() }
-        saveWaiters = []
-        wake()
-    }
-
-    // MARK: Waiting
-
-    private func wake() {
-        if let waiter {
-            self.waiter = nil
-            waiter.resume()
-        } else {
-            wakePending = true
-        }
-    }
-
-    private func timerFired(_ token: Int) {
-        if token == sleepToken, waiter != nil { wake() }
-    }
-
-    /// Sleeps up to `seconds`, or until ``wake()`` is called or the task is cancelled.
-    private func sleep(seconds: Double) async {
-        if wakePending {
-            wakePending = false
-            return
-        }
-        sleepToken += 1
-        let token = sleepToken
-        let timer = Task {
-            try? await Task.sleep(for: .milliseconds(Int64(max(1, seconds * 1000))))
-            self.timerFired(token)
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                if wakePending || Task.isCancelled {
-                    wakePending = false
-                    continuation.resume()
-                } else {
-                    waiter = continuation
+    /// Writes `generation` of the state, then any generation changed meanwhile; wakes who waits.
+    private func save(_ generation: Int) async {
+        var next: Int? = generation
+        while let target = next {
+            var succeeded = true
+            if let store {
+                let bytes = Array(machine.outbox.encoded(clusterID: config.clusterID, now: clock()).utf8)
+                do {
+                    try await store.save(bytes)
+                } catch {
+                    metrics.persistErrors += 1
+                    succeeded = false
+                    logger.error("cannot write the outbox state file; notifications are still sent but would not survive a crash",
+                                 metadata: ["path": "\(store.path)", "error": "\(error)"])
                 }
             }
-        } onCancel: {
-            Task { await self.wake() }
+            next = machine.saveFinished(target, succeeded: succeeded)
+            let saved = machine.savedGeneration
+            let ready = saveWaiters.filter { $0.generation <= saved }
+            saveWaiters.removeAll { $0.generation <= saved }
+            for waiter in ready { waiter.continuation.resume() }
         }
-        wakePending = false
-        timer.cancel()
+        // Sends wait for the state that holds them to be on disk.
+        signal.signal()
     }
-
 
     // MARK: Views
 
-    private func publishMetricsIfDue(now: Double) {
-        guard now - lastPublish >= (metricsDirty ? 1 : 15) || now < lastPublish else { return }
-        lastPublish = now
-        metricsDirty = false
-        publish(metricFamilies())
-    }
-
     /// The notifier's metric families (receiver-labelled), for `/metrics`.
     public func metricFamilies() -> [MetricFamily] {
-        metrics.families(receivers: config.receivers, outbox: outbox, now: clock())
+        metrics.families(receivers: config.receivers, outbox: machine.outbox, now: clock())
     }
 
     /// The outbox for `/alerts`: receivers (secrets as `<secret>`) and records, newest first, without
     /// bodies. `Codable` (snake_case keys), so it can sit in a `JSONEncoder` document.
     public func status() -> OutboxStatus {
-        outbox.status(environment: environment, now: clock(), pausedUntil: pacer.pausedUntil)
+        machine.status(now: clock())
     }
 
-    /// ``status()`` as JSON text.
-    public func statusJSON() -> String { status().json.text }
-
     /// A copy of the outbox (for tests and diagnostics).
-    public func outboxState() -> OutboxState { outbox }
+    public func outboxState() -> OutboxState { machine.outbox }
 
     // MARK: Test notification
 

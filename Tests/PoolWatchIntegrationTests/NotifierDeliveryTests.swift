@@ -448,7 +448,8 @@ final class NotifierHarness: Sendable {
 
     func makeNotifier(_ config: AlertingConfig? = nil, policy: NotifierPolicy = NotifierHarness.policy) throws -> Notifier {
         try Notifier(config: config ?? self.config(), version: "test", executor: pool, logger: logs.logger(), policy: policy,
-                     publishMetrics: { [self] families in self.published.withLock { $0 = families } })
+                     directory: nil, clock: WallClock.now, random: { Double.random(in: 0..<1) },
+                     publishMetrics: { [self] families in self.published.withLock { $0 = families } }, wiring: NotifierCrash().wiring)
     }
 
     /// Makes a notifier (from `config`, default: both receivers), runs it, enqueues `notifications`,
@@ -471,7 +472,9 @@ final class NotifierHarness: Sendable {
 
     /// Runs `notifier` in a task; stop it with ``stop(_:_:)``.
     func start(_ notifier: Notifier) -> Task<Void, Never> {
-        Task { try? await notifier.run() }
+        let task = Task { _ = try? await notifier.run() }
+        notifier.crash.running(task)
+        return task
     }
 
     func stop(_ notifier: Notifier, _ task: Task<Void, Never>) async {
