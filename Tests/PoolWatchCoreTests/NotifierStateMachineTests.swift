@@ -51,6 +51,7 @@ import Testing
         _ = machine.enqueue(F.firing(), now: now)
         let first = machine.tick(now: now)
         #expect(first.sends.isEmpty)
+        #expect(first.wakeAt == now + 1, "the record is due, but the end of the write wakes the loop, not a timer")
         let generation = try #require(first.save)
         #expect(machine.tick(now: now + 0.1).sends.isEmpty && machine.tick(now: now + 0.1).save == nil, "still being written")
         #expect(machine.saveFinished(generation, succeeded: true) == nil)

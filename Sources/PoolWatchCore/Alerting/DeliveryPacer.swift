@@ -1,7 +1,7 @@
 /// The notifier's decisions about when a receiver may be sent to and what one attempt's answer means,
-/// as a value: the notifier (Sources/PoolWatchAlerts/Notifier.swift) asks it and performs what it
-/// returns (send, wait until, retry at, give up, re-read the secret file), and tests drive it with
-/// explicit times instead of sleeping.
+/// as a value: ``NotifierStateMachine`` asks it (send, wait until, retry at, give up, re-read the
+/// secret file) and the notifier (Sources/PoolWatchAlerts/Notifier.swift) performs the result; tests
+/// drive it with explicit times instead of sleeping.
 ///
 /// Per receiver it keeps a token bucket (`DeliveryRateLimiter`), the pause a 429 imposed, and how many
 /// 429s came in a row (PagerDuty's pause doubles with each).

@@ -110,7 +110,8 @@ public struct NotifierStateMachine: Sendable {
         public var save: Int?
         public var publishMetrics = false
         /// When to look again at the latest (the earliest due record, pause end or token,
-        /// housekeeping or metrics publication; at most 5 s ahead).
+        /// housekeeping or metrics publication; at most 5 s ahead). While a write is under way, due
+        /// records do not count: the driver looks again when the write ends.
         public var wakeAt: Double = 0
     }
 
@@ -162,6 +163,9 @@ public struct NotifierStateMachine: Sendable {
         var next = now + 5
         next = min(next, lastHousekeeping + 1)
         next = min(next, lastPublish + (metricsDirty ? 1 : 15))
+        // Due records wait for the write under way (it wakes the loop when it ends), or for nothing
+        // after a stop.
+        guard savedGeneration == generation, !stopping else { return next }
         for receiver in environment.receivers where sending[receiver.name] == nil {
             guard var due = outbox.nextDueTime(for: receiver.name) else { continue }
             if due - now > environment.policy.maxScheduleAhead { due = now }
