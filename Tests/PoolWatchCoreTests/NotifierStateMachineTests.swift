@@ -176,6 +176,32 @@ import Testing
         #expect(idle.tick(now: now).wakeAt == now + 1)
     }
 
+    @Test func aDeadTriggerIsEscalatedToTheOtherReceiverAfterItsOwnSend() throws {
+        var machine = Self.machine([Self.oncall, Self.team])
+        let sends = Self.enqueueAndTick(&machine, [F.firing()], now: now)
+        #expect(sends.map(\.receiver.name) == ["oncall", "team"])
+        let (log, changes) = Self.answer(&machine, sends[0], .permanent(.config, reloadSecret: false), status: 400, now: now + 1)
+        #expect(log == nil)
+        guard case .dead? = changes.first, case let .escalated(notice, failing, _)? = changes.last else { Issue.record("\(changes)"); return }
+        #expect(notice.receiver == "team" && failing == "oncall")
+        Self.save(&machine)
+        #expect(machine.tick(now: now + 1).sends.isEmpty, "team's own send is still in flight")
+        _ = Self.answer(&machine, sends[1], .delivered, status: 200, now: now + 1.1)
+        Self.save(&machine)
+        let next = machine.tick(now: now + 1.1).sends
+        #expect(next.map(\.dispatch.recordIDs) == [[notice.id]])
+    }
+
+    @Test func housekeepingExpiresAndTheChangeIsWritten() throws {
+        var machine = Self.machine([Self.team], groupWait: 30)
+        _ = machine.enqueue(F.firing(), now: now)
+        Self.save(&machine)
+        let generation = machine.generation
+        let tick = machine.tick(now: now + NotifierPolicy().slackTTL + 1)
+        guard case .expired? = tick.changes.first else { Issue.record("\(tick.changes)"); return }
+        #expect(tick.save == generation + 1 && tick.sends.isEmpty)
+    }
+
     @Test func reconfigureRetiresRecordsOfARemovedReceiver() throws {
         var machine = Self.machine([Self.oncall, Self.team], groupWait: 30)
         _ = machine.enqueue(F.firing(), now: now)
