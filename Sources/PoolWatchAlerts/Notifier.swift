@@ -241,7 +241,7 @@ public actor Notifier: Service {
         } onGracefulShutdown: { [signal] in
             signal.requestStop()
         }
-        await finish()
+        await close()
     }
 
     /// Stops the service (as a graceful shutdown does): no new sends; in-flight ones may finish.
@@ -274,7 +274,7 @@ public actor Notifier: Service {
     }
 
     /// After the loop: the outbox is written, the state directory unlocked, metrics published.
-    private func finish() async {
+    private func close() async {
         machine.markChanged()
         await persist(through: machine.generation)
         store?.releaseLock()
