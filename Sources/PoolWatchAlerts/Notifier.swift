@@ -157,9 +157,10 @@ public actor Notifier: Service {
                 "send_resolved": "\(receiver.sendResolved)",
             ])
         }
-        let open = outbox.records.filter(\.state.isOpen).count
+        let recovered = machine.outbox.records
         logger.info("notifier outbox loaded", metadata: [
-            "path": "\(file?.path ?? "(memory only: no state_dir)")", "pending": "\(open)", "records": "\(outbox.records.count)",
+            "path": "\(file?.path ?? "(memory only: no state_dir)")", "pending": "\(recovered.filter(\.state.isOpen).count)",
+            "records": "\(recovered.count)",
         ])
     }
 
