@@ -50,8 +50,8 @@ public actor Notifier: Service {
     private var redactor: SecretRedactor
     private var metrics = NotifierMetrics()
     private let signal = LoopSignal()
-    /// Callers of ``enqueue(_:)-([AlertNotification])`` waiting until their generation is written.
-    private var saveWaiters: [(generation: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    /// Callers of ``enqueue(_:)-([AlertNotification])`` waiting for the write under way to end.
+    private var saveWaiters: [CheckedContinuation<Void, Never>] = []
     /// The changes of recovery, logged and persisted when the service starts.
     private var pendingStartupChanges: [OutboxChange] = []
 
@@ -280,8 +280,6 @@ public actor Notifier: Service {
         await persist(through: machine.generation)
         store?.releaseLock()
         publish(metricFamilies())
-        for waiter in saveWaiters { waiter.continuation.resume() }
-        saveWaiters = []
         logger.info("notifier stopped", metadata: ["pending": "\(machine.outbox.records.filter(\.state.isOpen).count)"])
     }
 
@@ -399,37 +397,38 @@ public actor Notifier: Service {
 
     // MARK: Persistence
 
-    /// Writes the state unless a write is under way (that writer goes on until every change is
-    /// written), and returns once `generation` is on disk.
+    /// Returns once `generation` of the state is on disk: writes it when no write is under way,
+    /// else waits for that write to end and looks again.
     private func persist(through generation: Int) async {
-        if let next = machine.startSave() { await save(next) }
-        guard machine.savedGeneration < generation else { return }
-        await withCheckedContinuation { continuation in saveWaiters.append((generation, continuation)) }
+        while machine.savedGeneration < generation {
+            if let next = machine.startSave() {
+                await save(next)
+            } else {
+                await withCheckedContinuation { continuation in saveWaiters.append(continuation) }
+            }
+        }
     }
 
-    /// Writes `generation` of the state, then any generation changed meanwhile; wakes who waits.
+    /// Writes `generation` of the state once; wakes whoever waits for a write to end.
     private func save(_ generation: Int) async {
-        var next: Int? = generation
-        while let target = next {
-            var succeeded = true
-            if let store {
-                let bytes = Array(machine.outbox.encoded(clusterID: config.clusterID, now: clock()).utf8)
-                do {
-                    try await store.save(bytes)
-                } catch {
-                    metrics.persistErrors += 1
-                    succeeded = false
-                    logger.error("cannot write the outbox state file; notifications are still sent but would not survive a crash",
-                                 metadata: ["path": "\(store.path)", "error": "\(error)"])
-                }
+        var succeeded = true
+        if let store {
+            let bytes = Array(machine.outbox.encoded(clusterID: config.clusterID, now: clock()).utf8)
+            do {
+                try await store.save(bytes)
+            } catch {
+                metrics.persistErrors += 1
+                succeeded = false
+                logger.error("cannot write the outbox state file; notifications are still sent but would not survive a crash",
+                             metadata: ["path": "\(store.path)", "error": "\(error)"])
             }
-            next = machine.saveFinished(target, succeeded: succeeded)
-            let saved = machine.savedGeneration
-            let ready = saveWaiters.filter { $0.generation <= saved }
-            saveWaiters.removeAll { $0.generation <= saved }
-            for waiter in ready { waiter.continuation.resume() }
         }
-        // Sends wait for the state that holds them to be on disk.
+        machine.saveFinished(generation, succeeded: succeeded)
+        let waiters = saveWaiters
+        saveWaiters = []
+        for waiter in waiters { waiter.resume() }
+        // Sends wait for the state that holds them to be on disk, and what changed during the
+        // write is written at the next tick.
         signal.signal()
     }
 

@@ -274,13 +274,12 @@ public struct NotifierStateMachine: Sendable {
     }
 
     /// A write of `generation` ended. A failed write counts as written (sends go on: the state lives
-    /// in memory) and is tried again at the next housekeeping. Returns the next generation to write
-    /// when more changed meanwhile.
-    public mutating func saveFinished(_ generation: Int, succeeded: Bool) -> Int? {
+    /// in memory) and is tried again at the next housekeeping. What changed meanwhile is written by
+    /// the next caller of ``startSave()``: the loop's next tick, or an enqueue waiting for it.
+    public mutating func saveFinished(_ generation: Int, succeeded: Bool) {
         if !succeeded { saveFailed = true }
         savedGeneration = max(savedGeneration, generation)
         saving = false
-        return startSave()
     }
 
     // MARK: Bookkeeping
