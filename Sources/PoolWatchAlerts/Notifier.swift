@@ -326,7 +326,8 @@ public actor Notifier: Service {
         }
         handle(changes, now: now)
         signal.signal()
-        if let generation = machine.startSave() { await save(generation) }
+        // The answer is durable before this send ends (a shutdown waits for it; the loop need not tick).
+        await persist(through: machine.generation)
     }
 
     private static func level(_ level: NotifierStateMachine.AttemptLog.Level) -> Logger.Level {
