@@ -50,7 +50,7 @@ public actor Notifier: Service {
     private var redactor: SecretRedactor
     private var metrics = NotifierMetrics()
     private let signal = LoopSignal()
-    /// Callers of ``enqueue(_:)-([AlertNotification])`` waiting for the write under way to end.
+    /// Who waits for the write under way to end (an enqueue, a finished send, the end of `run()`).
     private var saveWaiters: [CheckedContinuation<Void, Never>] = []
     /// The changes of recovery, logged and persisted when the service starts.
     private var pendingStartupChanges: [OutboxChange] = []

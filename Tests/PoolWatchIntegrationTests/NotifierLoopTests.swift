@@ -4,39 +4,36 @@ import PoolWatchRuntime
 import Testing
 
 /// The notifier driver's two pieces of plumbing: the signal its loop waits on, and the state-file
-/// write that a cancelled service still completes. Bounds are classes (far below the 30 s waits),
-/// not latencies: CI machines are noisy.
-@Suite struct NotifierLoopTests {
+/// write that a cancelled service still completes. The waits are an hour long, so a wait that
+/// returns was woken; no elapsed time is asserted (a loaded 2-core CI box once starved these for
+/// 20 s), the suite's time limit catches a wake that never comes.
+@Suite(.timeLimit(.minutes(3))) struct NotifierLoopTests {
+    static let hour = 3600.0
+
     @Test func aSignalSentBeforeTheWaitIsKept() async {
         let signal = LoopSignal()
         signal.signal()
-        let started = ContinuousClock.now
-        await signal.wait(seconds: 30)
-        #expect(started.seconds(to: .now) < 10)
+        await signal.wait(seconds: Self.hour)
     }
 
     @Test func aSignalOrAStopRequestWakesTheWaiter() async {
         let signal = LoopSignal()
-        let started = ContinuousClock.now
-        let waiter = Task { await signal.wait(seconds: 30) }
+        let waiter = Task { await signal.wait(seconds: Self.hour) }
         signal.signal()
         await waiter.value
         #expect(!signal.stopRequested)
-        let stopped = Task { await signal.wait(seconds: 30) }
+        let stopped = Task { await signal.wait(seconds: Self.hour) }
         signal.requestStop()
         await stopped.value
         #expect(signal.stopRequested)
-        #expect(started.seconds(to: .now) < 10)
     }
 
     @Test func theWaitEndsAtItsDeadlineOrAtCancellation() async {
         let signal = LoopSignal()
-        let started = ContinuousClock.now
         await signal.wait(seconds: 0.05)
-        let waiter = Task { await signal.wait(seconds: 30) }
+        let waiter = Task { await signal.wait(seconds: Self.hour) }
         waiter.cancel()
         await waiter.value
-        #expect(started.seconds(to: .now) < 10)
     }
 
     @Test func aCancelledTaskStillWritesTheStateFile() async throws {
