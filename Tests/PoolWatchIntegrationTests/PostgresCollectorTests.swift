@@ -127,6 +127,29 @@ struct PostgresCollectorTests {
         #expect(snapshot.sum("pg_settings_max_connections") > 0)
     }
 
+    /// Settings are read once per configuration: later rounds serve them without a statement (the
+    /// outcome's duration is 0), and a `pg_reload_conf()` that changes a value shows in the next rounds.
+    @Test func settingsAreReadAgainOnlyAfterAReload() async throws {
+        let target = Env.target(dsn: Env.dsn())
+        let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
+        defer { collector.close() }
+        let first = await collector.collectRound()
+        let second = await collector.collectRound()
+        func settingsRun(_ snapshot: TargetSnapshot) -> Double? { snapshot.collectors.first { $0.name == "settings" }?.duration }
+        #expect(try #require(settingsRun(first)) > 0)
+        #expect(settingsRun(second) == 0, "served from the first round")
+        #expect(second.sum("pg_settings_work_mem_bytes") == first.sum("pg_settings_work_mem_bytes"))
+        #expect(second.rows.settings["max_connections"] == first.rows.settings["max_connections"])
+        #expect(second.rows.settings["max_connections"] != nil, "diagnosis still gets its settings")
+
+        let workMem = first.sum("pg_settings_work_mem_bytes") + 1024 * 1024
+        try Env.sql("ALTER SYSTEM SET work_mem = '\(Int(workMem / 1024))kB'")
+        defer { _ = try? Env.sql("ALTER SYSTEM RESET work_mem"); _ = try? Env.sql("SELECT pg_reload_conf()") }
+        try Env.sql("SELECT pg_reload_conf()")
+        // Each backend applies a reload at its next command, so it may take a round to be seen.
+        #expect(await eventually(10) { await collector.collectRound().sum("pg_settings_work_mem_bytes") == workMem })
+    }
+
     @Test func unreachableServerIsDownWithReadableError() async throws {
         let snapshot = await Env.collect(Env.target(dsn: "host=127.0.0.1 port=\(freePort()) user=postgres password=hunter2"))
         #expect(!snapshot.up)
