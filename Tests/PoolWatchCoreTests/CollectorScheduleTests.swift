@@ -28,7 +28,7 @@ import Testing
 
     @Test func intervalCollectorsRunWhenTheirIntervalHasPassed() {
         var schedule = CollectorSchedule()
-        let sizes = DatabaseSizeCollector(interval: 300)
+        let sizes = DatabaseSizeCollector(interval: .seconds(300))
         run(&schedule, sizes, at: start, configuration: nil)
         #expect(schedule.reusable(sizes, now: start + .seconds(299), server: server) != nil)
         #expect(schedule.reusable(sizes, now: start + .seconds(300), server: server) == nil)

@@ -50,7 +50,7 @@ enum IntegrationEnvironment {
         "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    static func target(name: String = "pg", dsn: String, interval: Double = 1, statements: StatementOptions = .init())
+    static func target(name: String = "pg", dsn: String, interval: Duration = .seconds(1), statements: StatementOptions = .init())
         -> TargetConfig
     {
         var target = TargetConfig(name: name, kind: .postgres, dsn: Secret(dsn), interval: interval, collectionTimeout: interval)

@@ -39,7 +39,7 @@ public struct CollectorSchedule: Sendable {
             guard let current = server.configuration, current == last.configuration else { return nil }
             return last
         }
-        if let interval = collector.interval, last.at + .seconds(interval) > now { return last }
+        if let interval = collector.interval, last.at + interval > now { return last }
         return nil
     }
 

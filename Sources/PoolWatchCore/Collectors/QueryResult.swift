@@ -84,9 +84,9 @@ public protocol SQLCollector: Sendable {
     func facts(from results: [QueryResult]) -> ServerFacts?
     /// Row-level facts for diagnosis (who holds which connection), kept in the snapshot, never as labels.
     func rows(from results: [QueryResult]) -> ConnectionRows?
-    /// Seconds between runs for a collector too expensive for every round (nil: every round). Between
+    /// Time between runs for a collector too expensive for every round (nil: every round). Between
     /// runs the runner serves the families of the last successful run.
-    var interval: Double? { get }
+    var interval: Duration? { get }
     /// True for a collector whose results change only when the server's configuration does (settings):
     /// it runs again only when ``ServerFacts/configuration`` changes, and on a new connection.
     var onlyChangesWithConfiguration: Bool { get }
@@ -98,7 +98,7 @@ public protocol SQLCollector: Sendable {
 extension SQLCollector {
     public func facts(from results: [QueryResult]) -> ServerFacts? { nil }
     public func rows(from results: [QueryResult]) -> ConnectionRows? { nil }
-    public var interval: Double? { nil }
+    public var interval: Duration? { nil }
     public var onlyChangesWithConfiguration: Bool { false }
     public var extendedProtocol: Bool { false }
 }
