@@ -79,6 +79,30 @@ struct PostgresCollectorTests {
         #expect(Set(keys).count == keys.count)
     }
 
+    /// Statements of databases dropped since all read as `datname=""`: their entries are summed into one
+    /// series, never exported as duplicates of each other.
+    @Test func statementsOfDroppedDatabasesAreOneSeries() async throws {
+        let probe = Env.uniqueName("dropped_probe")
+        for _ in 0..<2 {
+            let database = Env.uniqueName("gone")
+            try Env.sql("CREATE DATABASE \(database)")
+            let session = try Env.connect(Env.dsn(database: database))
+            // Thirteen constants: a shape no other test's statement has, so no other entry shares its queryid.
+            _ = try session.exec("SELECT 42 AS \(probe), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")
+            try Env.sql("DROP DATABASE \(database) WITH (FORCE)")
+        }
+        let queryid = try #require(try Env.sql("SELECT DISTINCT queryid::text FROM pg_stat_statements WHERE query LIKE '%AS \(probe),%'")
+            .rows.first?.first ?? nil)
+        var options = StatementOptions()
+        options.limit = 10000
+        let snapshot = await Env.collect(Env.target(dsn: Env.dsn(), statements: options))
+        let series = snapshot.samples("pg_stat_statements_calls_total", ["queryid": queryid])
+        #expect(series.map { $0.label("datname") } == [""], "\(series)")
+        #expect(series.first?.value == 2, "both dropped databases' calls in the one series")
+        let keys = snapshot.samples("pg_stat_statements_calls_total").map { "\($0.labels)" }
+        #expect(Set(keys).count == keys.count)
+    }
+
     /// Every statement, with its text cut at `length`.
     func queryTextOptions(length: Int) -> StatementOptions {
         var options = StatementOptions()
