@@ -681,8 +681,10 @@ def point(results, key, exporters, servers, cpu=False, long_budget=LONG_BUDGET):
     if cpu:
         window = CPU_WINDOW_SLOW if key[0] == "statements" else CPU_WINDOW
         log(f"{name}: CPU per hour, {window:g} s")
-        for e, figures in zip(measured, together([lambda e=e: cpu_per_hour(e, servers, window) for e in measured])):
-            results[key + (e.name,)].update(figures)
+        # One exporter at a time: at 5,000 statements postgres_exporter's scrapes keep both cores busy
+        # (about 1 s of CPU each), which slowed poolwatch's own statements twofold when measured together.
+        for e in measured:
+            results[key + (e.name,)].update(cpu_per_hour(e, servers, window))
     log(f"{name}: memory after {LONG_SCRAPES} scrapes")
     for e, memory in zip(exporters, together([lambda e=e: long_scrapes(e, long_budget) for e in exporters])):
         results[key + (e.name, "memory")] = memory

@@ -30,7 +30,7 @@ public struct AlertEvaluationService: Service, CustomStringConvertible {
     static let fileName = "alerts.json"
 
     /// `engine` should already hold the restored state (``restore(_:from:logger:)``).
-    public init(store: SnapshotStore, engine: AlertEngine, interval: Double, stateDirectory: StateDirectory?, logger: Logger,
+    public init(store: SnapshotStore, engine: AlertEngine, interval: Duration, stateDirectory: StateDirectory?, logger: Logger,
          status: AlertStatusBoard, reconcile: @escaping @Sendable ([AlertTransition]) async -> Void,
          deliver: @escaping @Sendable ([AlertTransition]) async -> Void) {
         self.store = store
@@ -51,7 +51,7 @@ public struct AlertEvaluationService: Service, CustomStringConvertible {
             while !Task.isCancelled {
                 await tick(at: WallClock.now())
                 // Read each time: a reload may change it.
-                try? await Task.sleep(for: .milliseconds(Int(status.interval.withLock { $0 } * 1000)))
+                try? await Task.sleep(for: status.interval.withLock { $0 })
             }
         }
     }

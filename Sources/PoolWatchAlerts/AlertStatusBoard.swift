@@ -9,8 +9,8 @@ import Synchronization
 /// requesting it in a loop would otherwise take that CPU from collection and `/metrics`.
 public final class AlertStatusBoard: Sendable {
     public let engine = Mutex<AlertEngine?>(nil)
-    /// Seconds between evaluations.
-    public let interval = Mutex<Double>(15)
+    /// Time between evaluations.
+    public let interval = Mutex<Duration>(.seconds(15))
     private let notifierBox = Mutex<Notifier?>(nil)
     private let cached = Mutex<[UInt8]?>(nil)
 

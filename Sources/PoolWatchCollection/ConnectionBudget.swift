@@ -33,6 +33,9 @@ final class ConnectionBudget: Sendable {
     /// The most slots ever held at once.
     var peak: Int { state.withLock { $0.peak } }
 
+    /// Callers waiting for a slot now.
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Takes a slot, waiting at most `timeout` on `clock` for one to come free. False when none did in
     /// time or the calling task was cancelled; the caller then holds nothing.
     func acquire<C: Clock>(within timeout: Duration, on clock: C) async -> Bool where C.Duration == Duration {

@@ -90,7 +90,7 @@ final class DatabaseVisitor: Sendable {
         state.withLock { state in
             guard !state.closed, state.sweep == nil else { return }
             let due = plan.jobs.indices.filter { index in
-                state.lastStart[index].map { $0 + .seconds(plan.jobs[index].interval) <= now } ?? true
+                state.lastStart[index].map { $0 + plan.jobs[index].interval <= now } ?? true
             }
             guard !due.isEmpty else { return }
             // Due again one interval after this start, whether the visits work or not: a database that
@@ -242,7 +242,7 @@ final class DatabaseVisitor: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         func done(_ results: Results) -> (results: Results, duration: Double) { (results, (clock.now - started).seconds) }
-        let timeout = DurationParser.format(deadline.timeout.seconds)
+        let timeout = DurationParser.format(deadline.timeout)
         guard await budget.acquire(within: deadline.timeout, on: clock) else {
             return done(.failure(VisitError(description: Task.isCancelled ? "not visited: poolwatch is stopping"
                 : "not visited: for \(timeout) all \(budget.limit) connection(s) of connection_budget were held by visits still waiting for the server")))

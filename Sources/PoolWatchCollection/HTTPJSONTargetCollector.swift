@@ -67,8 +67,8 @@ public struct AppPoolTargetCollector: TargetCollector {
         var headers = [CurlHeader("Accept", endpoint.accept)]
         headers += endpoint.headers.map { CurlHeader($0.name, $0.value.revealed) }
         var request = CurlRequest.get(endpoint.url.revealed, displayName: endpoint.displayURL, headers: headers)
-        request.timeout = .milliseconds(Int((target.collectionTimeout * 1000).rounded()))
-        request.connectTimeout = .milliseconds(Int((min(target.connectTimeout, target.collectionTimeout) * 1000).rounded()))
+        request.timeout = target.collectionTimeout
+        request.connectTimeout = min(target.connectTimeout, target.collectionTimeout)
         request.maxResponseBytes = endpoint.maxResponseBytes
         return request
     }

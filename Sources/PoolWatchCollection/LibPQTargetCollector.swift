@@ -15,8 +15,8 @@ public final class LibPQTargetCollector: TargetCollector {
     let executor: BlockingExecutor
     /// Only the collection loop of this target touches the connection, one round at a time.
     private let connection = Mutex<PQConnection?>(nil)
-    /// For collectors with their own `interval`: when each last succeeded and what it produced, by name.
-    private let slowResults = Mutex<[String: (at: ContinuousClock.Instant, families: [MetricFamily])]>([:])
+    /// What collectors with an `interval` of their own, or that follow the configuration, last produced.
+    private let schedule = Mutex(CollectorSchedule())
     /// Table statistics and queries in other databases, over short-lived connections (nil: none configured).
     private let visitor: DatabaseVisitor?
 
@@ -56,10 +56,10 @@ public final class LibPQTargetCollector: TargetCollector {
                                                  error: "skipped: the round reached collection_timeout (\(timeout))"))
                 continue
             }
-            if let interval = collector.interval,
-               let last = slowResults.withLock({ $0[collector.name] }), last.at + .seconds(interval) > collectorStart {
-                // Not due yet: serve the last run's figures, so the series do not vanish between runs.
+            if let last = schedule.withLock({ $0.reusable(collector, now: collectorStart, server: facts) }) {
+                // Not due: serve the last run's figures, so the series do not vanish between runs.
                 families.append(contentsOf: last.families)
+                if let found = last.rows { rows.merge(found) }
                 outcomes.append(CollectorOutcome(name: collector.name, success: true, duration: 0))
                 continue
             }
@@ -74,9 +74,11 @@ public final class LibPQTargetCollector: TargetCollector {
                     }))
                 }
                 if let serverFacts = collector.facts(from: results) { facts = serverFacts }
-                if let found = collector.rows(from: results) { rows.merge(found) }
+                let found = collector.rows(from: results)
+                if let found { rows.merge(found) }
                 let mapped = try collector.map(results, server: facts)
-                if collector.interval != nil { slowResults.withLock { $0[collector.name] = (collectorStart, mapped) } }
+                let run = CollectorSchedule.LastRun(at: collectorStart, configuration: facts.configuration, families: mapped, rows: found)
+                schedule.withLock { $0.ran(collector, run) }
                 families.append(contentsOf: mapped)
                 outcomes.append(CollectorOutcome(name: collector.name, success: true, duration: (clock.now - collectorStart).seconds))
             } catch {
@@ -145,8 +147,9 @@ public final class LibPQTargetCollector: TargetCollector {
 
     private func drop() {
         connection.withLock { $0 = nil }
-        // A reconnect may reach another server (a failover): its slow figures must be read afresh.
-        slowResults.withLock { $0 = [:] }
+        // A reconnect may reach another server (a failover), and `ALTER ROLE … SET` applies per session:
+        // kept figures and settings must be read afresh.
+        schedule.withLock { $0 = CollectorSchedule() }
         visitor?.reset()
     }
 

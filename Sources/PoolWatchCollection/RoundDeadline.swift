@@ -27,7 +27,7 @@ public struct RoundDeadline: Sendable, Equatable {
     }
 
     public init(target: TargetConfig) {
-        self.init(timeout: .seconds(target.collectionTimeout))
+        self.init(timeout: target.collectionTimeout)
     }
 
     /// How a round ended, as far as the deadline is concerned.

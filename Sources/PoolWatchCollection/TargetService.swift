@@ -67,7 +67,7 @@ public struct TargetService<C: Clock>: Service where C.Duration == Duration {
 
     private func loop(target: TargetConfig, logger: Logger) async {
         let deadline = RoundDeadline(target: target)
-        let interval = Duration.seconds(target.interval)
+        let interval = target.interval
         var wasUp: Bool? = nil
         var failing: Set<String> = []
         var backoff = ReconnectBackoff(interval: interval)

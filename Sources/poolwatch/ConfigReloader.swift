@@ -193,8 +193,8 @@ struct ReloadOnSignal: Service, CustomStringConvertible {
 
 extension PoolwatchConfig {
     /// Seconds between alert evaluations: `alerting.evaluation_interval`, else the shortest target interval.
-    var evaluationInterval: Double {
-        alertRules.evaluationInterval ?? targets.map(\.interval).min() ?? 15
+    var evaluationInterval: Duration {
+        alertRules.evaluationInterval ?? targets.map(\.interval).min() ?? .seconds(15)
     }
 }
 

@@ -34,11 +34,10 @@ import Testing
     @Test func statementsMapCountersAndSummary() throws {
         let collector = StatementsCollector(limit: 10, slowThreshold: 0.1)
         let top = QueryResult(
-            columns: ["datname", "user", "queryid", "calls", "seconds", "rows", "shared_blks_hit", "shared_blks_read",
-                      "block_read_seconds", "unknown_future_column"],
-            rows: [["app", "u", "-123", "7", "0.7", "70", "100", "3", "0.01", "x"]])
-        let summary = QueryResult(columns: ["entries", "slow"], rows: [["42", "5"]])
-        let families = try collector.map([top, summary], server: ServerFacts(versionNumber: 150000))
+            columns: ["entries", "slow", "datname", "user", "queryid", "calls", "seconds", "rows", "shared_blks_hit",
+                      "shared_blks_read", "block_read_seconds", "unknown_future_column"],
+            rows: [["42", "5", "app", "u", "-123", "7", "0.7", "70", "100", "3", "0.01", "x"]])
+        let families = try collector.map([top], server: ServerFacts(versionNumber: 150000))
         let labels = ["datname": "app", "user": "u", "queryid": "-123"]
         #expect(value(families, "pg_stat_statements_calls_total", labels) == 7)
         #expect(value(families, "pg_stat_statements_seconds_total", labels) == 0.7)
@@ -49,6 +48,16 @@ import Testing
         #expect(value(families, "pg_stat_statements_entries") == 42)
         #expect(value(families, "pg_stat_statements_slow") == 5)
         #expect(!families.contains { $0.name == "pg_stat_statements_query_info" })
+    }
+
+    @Test func statementsSummaryWithoutStatements() throws {
+        // The summary is LEFT JOINed to the top-N: an empty view still gives one row, with NULL statement columns.
+        let empty = QueryResult(columns: ["entries", "slow", "datname", "user", "queryid", "calls", "seconds"],
+                                rows: [["0", "0", nil, nil, nil, nil, nil]])
+        let families = try StatementsCollector().map([empty], server: ServerFacts(versionNumber: 150000))
+        #expect(families.first { $0.name == "pg_stat_statements_calls_total" }?.samples.isEmpty == true)
+        #expect(families.first { $0.name == "pg_stat_statements_mean_seconds" }?.samples.isEmpty == true)
+        #expect(value(families, "pg_stat_statements_entries") == 0)
     }
 
     @Test func statementsSQLFollowsTheServerVersion() {

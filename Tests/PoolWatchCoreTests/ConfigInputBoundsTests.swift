@@ -48,7 +48,7 @@ import Testing
               - {name: a, kind: postgres, interval: &every 30s}
               - {name: b, kind: postgres, interval: *every}
             """)
-        #expect(config.targets.map(\.interval) == [30, 30])
+        #expect(config.targets.map(\.interval) == [.seconds(30), .seconds(30)])
     }
 
     @Test func fileOverOneMiBIsRefusedBeforeParsing() {

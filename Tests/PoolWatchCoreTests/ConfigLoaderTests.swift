@@ -52,11 +52,11 @@ import Testing
         #expect(config.logFormat == .json)
         let main = config.targets[0]
         #expect(main.dsn.revealed == "host=db password=hunter2")
-        #expect(main.interval == 30 && main.collectionTimeout == 20 && main.statementTimeout == 2 && main.lockTimeout == 0.5)
+        #expect(main.interval == .seconds(30) && main.collectionTimeout == .seconds(20) && main.statementTimeout == .seconds(2) && main.lockTimeout == .milliseconds(500))
         #expect(main.activity.topApplications == 3)
         #expect(main.statements.limit == 50 && main.statements.slowThreshold == 0.25 && main.statements.includeQuery)
         #expect(config.targets[1].dsn.revealed == "host=x password=s3cret")
-        #expect(config.targets[1].collectionTimeout == 10)
+        #expect(config.targets[1].collectionTimeout == .seconds(10))
     }
 
     @Test func flagsBeatEnvironmentBeatFile() throws {
@@ -212,7 +212,7 @@ import Testing
                 - {matchers: 'PoolwatchPoolSaturated{target="b2"}', ends_at: "2026-12-01T00:00:00Z", comment: maint}
             """)
         #expect(config.alerting.stateDirectory == "/var/lib/poolwatch")
-        #expect(config.alertRules.evaluationInterval == 5)
+        #expect(config.alertRules.evaluationInterval == .seconds(5))
         let rules = try config.alertRules.rules()
         let wait = try #require(rules.first { $0.name == "PoolwatchClientsWaitingTooLong" })
         #expect(wait.forDuration == 30 && wait.severity == .warning)

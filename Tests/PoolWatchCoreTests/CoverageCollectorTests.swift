@@ -131,7 +131,7 @@ import Testing
         let families = try DatabaseSizeCollector().map([result], server: pg15)
         #expect(value(families, "pg_database_size_bytes", ["datname": "app"]) == 8000000)
         #expect(families[0].samples.count == 1)
-        #expect(DatabaseSizeCollector().interval == 300)
+        #expect(DatabaseSizeCollector().interval == .seconds(300))
     }
 
     @Test func customQueryIsWrappedReadOnlyAndBounded() throws {
@@ -139,7 +139,7 @@ import Testing
         query.labels = ["queue"]
         query.gauges = ["jobs"]
         query.counters = ["done"]
-        query.timeout = 2
+        query.timeout = .seconds(2)
         query.maxRows = 2
         let collector = CustomQueryCollector(query)
         let statements = collector.statements(for: pg15)
@@ -164,7 +164,7 @@ import Testing
     @Test func tableStatsKeepTheLargestAndAggregateTheRest() throws {
         let collector = TableStatsCollector(limit: 2)
         #expect(collector.statements(for: pg15)[0].contains("rank <= 2"))
-        #expect(collector.interval == 300)
+        #expect(collector.interval == .seconds(300))
         let result = QueryResult(columns: ["datname", "schemaname", "relname", "tables", "size_bytes", "n_dead_tup", "seq_scan", "last_vacuum"],
                                  rows: [["app", "public", "orders", "1", "9000000", "500", "7", "1700000000"],
                                         ["app", "public", "items", "1", "5000000", "0", "2", nil],

@@ -59,14 +59,14 @@ import Testing
         let target = config.targets[0]
         #expect(target.labels == [Label("cluster", "prod-eu1"), Label("env", "prod")])
         #expect(target.seriesLabels.first == Label("target", "pg"))
-        #expect(target.databaseSizeInterval == 600)
+        #expect(target.databaseSizeInterval == .seconds(600))
         #expect(config.targets[1].databaseSizeInterval == nil)
-        #expect(TargetConfig(name: "x", kind: .postgres).databaseSizeInterval == 300)
+        #expect(TargetConfig(name: "x", kind: .postgres).databaseSizeInterval == .seconds(300))
         #expect(target.queries.map(\.name) == ["app_queue", "pg_replication", "app_jobs"])
-        #expect(target.queries[0].interval == 60 && target.queries[0].timeout == 2 && target.queries[0].help["depth"] == "Jobs waiting.")
+        #expect(target.queries[0].interval == .seconds(60) && target.queries[0].timeout == .seconds(2) && target.queries[0].help["depth"] == "Jobs waiting.")
         #expect(target.queries[1].gauges == ["lag"] && target.queries[1].help["lag"] == "Replication lag behind master in seconds")
         #expect(target.queries[2].labels == ["queue"] && target.queries[2].counters == ["jobs"] && target.queries[2].gauges.isEmpty)
-        #expect(target.queries[2].interval == 60)
+        #expect(target.queries[2].interval == .seconds(60))
     }
 
     @Test func mistakesAreReported() {

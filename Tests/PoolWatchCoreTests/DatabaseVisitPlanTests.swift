@@ -5,7 +5,7 @@ import Testing
 /// Which database a visit runs which collector in, and how visit results and outcomes become families
 /// (the runner, with real servers, is tested in Tests/PoolWatchIntegrationTests/DatabaseVisitTests.swift).
 @Suite struct DatabaseVisitPlanTests {
-    func target(tables: DatabaseSelection?, queries: [CustomQuery] = [], tableStats: Double? = 300) -> TargetConfig {
+    func target(tables: DatabaseSelection?, queries: [CustomQuery] = [], tableStats: Duration? = .seconds(300)) -> TargetConfig {
         var target = TargetConfig(name: "pg", kind: .postgres)
         target.tableStatsDatabases = tables
         target.tableStatsInterval = tableStats
@@ -14,7 +14,7 @@ import Testing
         return target
     }
 
-    func query(_ name: String, databases: [String]?, interval: Double? = nil) -> CustomQuery {
+    func query(_ name: String, databases: [String]?, interval: Duration? = nil) -> CustomQuery {
         var query = CustomQuery(name: name, sql: "SELECT 1 AS n")
         query.gauges = ["n"]
         query.databases = databases
@@ -31,10 +31,10 @@ import Testing
     @Test func visitsGroupJobsByDatabaseAndLeaveTheOwnTablesToTheTargetConnection() throws {
         let plan = try #require(DatabaseVisitPlan(target: target(
             tables: .list(["app", "postgres", "billing"]),
-            queries: [query("here", databases: nil), query("jobs", databases: ["postgres", "app"], interval: 60)])))
+            queries: [query("here", databases: nil), query("jobs", databases: ["postgres", "app"], interval: .seconds(60))])))
         #expect(plan.connectionBudget == 2)
         #expect(plan.jobs.map(\.collector.name) == ["stat_user_tables", "query_jobs"])
-        #expect(plan.jobs.map(\.interval) == [300, 60])
+        #expect(plan.jobs.map(\.interval) == [.seconds(300), .seconds(60)])
         #expect(plan.maxDatabases == nil)
         #expect(plan.visits(due: [0, 1], own: "postgres", listed: nil) == [
             .init(datname: "app", jobs: [0, 1]), .init(datname: "billing", jobs: [0]), .init(datname: "postgres", jobs: [1]),

@@ -53,10 +53,9 @@ import Testing
     @Test func statementsCollectorMasksTheQueryLabel() throws {
         let collector = StatementsCollector(includeQuery: true)
         let top = QueryResult(
-            columns: ["datname", "user", "queryid", "calls", "seconds", "query"],
-            rows: [["app", "u", "1", "1", "0.1", "ALTER ROLE app PASSWORD 'hunter2'"]])
-        let summary = QueryResult(columns: ["entries", "slow"], rows: [["1", "0"]])
-        let families = try collector.map([top, summary], server: ServerFacts(versionNumber: 150000))
+            columns: ["entries", "slow", "datname", "user", "queryid", "calls", "seconds", "query"],
+            rows: [["1", "0", "app", "u", "1", "1", "0.1", "ALTER ROLE app PASSWORD 'hunter2'"]])
+        let families = try collector.map([top], server: ServerFacts(versionNumber: 150000))
         let info = try #require(families.first { $0.name == "pg_stat_statements_query_info" })
         #expect(info.samples.map { $0.label("query") } == ["ALTER ROLE app PASSWORD '***'"])
     }

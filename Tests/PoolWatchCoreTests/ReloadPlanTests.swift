@@ -13,7 +13,7 @@ import Testing
 
     @Test func targetsAreAddedRemovedChangedOrLeftAlone() {
         var changedA = a
-        changedA.interval = 30
+        changedA.interval = .seconds(30)
         let plan = ReloadPlan(running: config([a, b]), new: config([c, changedA]), pagingRunning: false)
         #expect(plan.added == ["c"] && plan.removed == ["b"] && plan.changed == ["a"] && plan.unchanged.isEmpty)
         #expect(plan.summary == "targets added=[c] removed=[b] changed=[a] unchanged=0")

@@ -19,9 +19,9 @@ func appMetricsFixtureText(_ name: String) throws -> String {
 @Suite struct AppMetricsTargetTests {
     static let executor = BlockingExecutor(threads: 4)
 
-    func collector(_ server: LoopbackHTTPServer, _ mapping: AppMetricsMapping, timeout: Double = 2,
+    func collector(_ server: LoopbackHTTPServer, _ mapping: AppMetricsMapping, timeout: Duration = .seconds(2),
                    maxBytes: Int = AppMetricsTargetConfig.defaultMaxResponseBytes, maxPools: Int = 200) -> AppPoolTargetCollector {
-        let target = TargetConfig(name: "orders-app", kind: .appMetrics, interval: 5, collectionTimeout: timeout)
+        let target = TargetConfig(name: "orders-app", kind: .appMetrics, interval: .seconds(5), collectionTimeout: timeout)
         let options = AppMetricsTargetConfig(
             url: Secret(server.url("/metrics?token=t0k3n")), displayURL: "http://127.0.0.1:\(server.port)/metrics",
             maxResponseBytes: maxBytes, maxPools: maxPools, mapping: mapping)
@@ -125,7 +125,7 @@ func appMetricsFixtureText(_ name: String) throws -> String {
                           .queriesTotal: path("$.queries_total"), .queryErrorsTotal: path("$.query_errors_total")]
         pools.acquireLatencyScale = 0.001
         pools.queryLatencyScale = 0.001
-        let target = TargetConfig(name: "rs-json", kind: .httpJSON, interval: 5, collectionTimeout: 2)
+        let target = TargetConfig(name: "rs-json", kind: .httpJSON, interval: .seconds(5), collectionTimeout: .seconds(2))
         let options = HTTPJSONTargetConfig(url: Secret(server.url("/pool-stats")), displayURL: "http://127.0.0.1/pool-stats", pools: pools)
         let snapshot = await HTTPJSONTargetCollector(target: target, options: options, executor: Self.executor, userAgent: "t").collectRound()
         #expect(snapshot.up, "\(snapshot.error ?? "")")
@@ -173,7 +173,7 @@ func appMetricsFixtureText(_ name: String) throws -> String {
         defer { slow.stop() }
         let clock = ContinuousClock()
         let started = clock.now
-        let timedOut = await collector(slow, mapping, timeout: 1).collectRound()
+        let timedOut = await collector(slow, mapping, timeout: .seconds(1)).collectRound()
         #expect(clock.now - started < .seconds(6))
         #expect(!timedOut.up && timedOut.error?.contains("collection_timeout") == true)
     }

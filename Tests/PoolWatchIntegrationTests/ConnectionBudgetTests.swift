@@ -25,12 +25,14 @@ import Testing
         #expect(await budget.acquire(within: .seconds(1), on: clock))
         #expect(await budget.acquire(within: .seconds(1), on: clock))
         let waiters = (0..<3).map { _ in Task { await budget.acquire(within: .seconds(5), on: clock) } }
-        try? await Task.sleep(for: .milliseconds(100))
-        #expect(budget.open == 2)
-        for _ in 0..<5 {
+        #expect(await eventually(5) { budget.waiting == 3 })
+        #expect(budget.open == 2, "all three wait: none got a slot above the limit")
+        for left in [2, 1, 0] {
             budget.release()
-            try? await Task.sleep(for: .milliseconds(20))
+            #expect(await eventually(5) { budget.waiting == left && budget.open == 2 }, "the slot went to a waiter")
         }
+        budget.release()
+        budget.release()
         var granted = 0
         for waiter in waiters where await waiter.value { granted += 1 }
         #expect(granted == 3)
@@ -42,7 +44,7 @@ import Testing
         let budget = ConnectionBudget(limit: 1)
         #expect(await budget.acquire(within: .seconds(1), on: clock))
         let waiter = Task { await budget.acquire(within: .seconds(30), on: clock) }
-        try? await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually(5) { budget.waiting == 1 })
         waiter.cancel()
         #expect(await waiter.value == false)
         budget.release()

@@ -43,7 +43,7 @@ struct DatabaseVisitTests {
         }
     }
 
-    func target(dsn: String, interval: Double = 1) -> TargetConfig {
+    func target(dsn: String, interval: Duration = .seconds(1)) -> TargetConfig {
         var target = Env.target(dsn: dsn, interval: interval)
         target.statements.enabled = false
         return target
@@ -186,11 +186,11 @@ struct DatabaseVisitTests {
             try databases.sql("CREATE TABLE slow_once (s int); INSERT INTO slow_once VALUES (5)", in: first)
             try databases.sql("CREATE TABLE slow_once (s int)", in: second)
         }
-        var target = target(dsn: cluster.dsn, interval: 2)
+        var target = target(dsn: cluster.dsn, interval: .seconds(2))
         var slow = CustomQuery(name: "frozen_visit", sql: "SELECT 1 AS n FROM pg_sleep(coalesce((SELECT max(s) FROM slow_once), 0))")
         slow.gauges = ["n"]
         slow.databases = databases.names
-        slow.interval = 1
+        slow.interval = .seconds(1)
         target.queries = [slow]
         let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
         defer { collector.close() }
@@ -245,7 +245,7 @@ struct DatabaseVisitTests {
         for name in databases.names { try await Env.background.run { try databases.sql("CREATE TABLE t (id int)", in: name) } }
         let missing = Env.uniqueName("pw_never_created")
         var target = target(dsn: Env.dsn())
-        target.tableStatsInterval = 1
+        target.tableStatsInterval = .seconds(1)
         target.tableStatsDatabases = .list(databases.names + [missing])
         let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
         defer { collector.close() }
@@ -276,9 +276,9 @@ struct DatabaseVisitTests {
         try await Env.background.run { try databases.sql("CREATE TABLE held (id int); INSERT INTO held VALUES (1)", in: name) }
         let holder = try Env.connect(databases.dsn(name))
         _ = try holder.exec("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
-        var target = target(dsn: Env.dsn(), interval: 2)
-        target.lockTimeout = 60
-        target.statementTimeout = 60
+        var target = target(dsn: Env.dsn(), interval: .seconds(2))
+        target.lockTimeout = .seconds(60)
+        target.statementTimeout = .seconds(60)
         var blocked = CustomQuery(name: "blocked", sql: "SELECT count(*) AS n FROM held")
         blocked.gauges = ["n"]
         blocked.databases = [name]

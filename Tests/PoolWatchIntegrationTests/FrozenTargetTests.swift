@@ -72,14 +72,14 @@ struct FrozenTargetTests {
 
     /// A server that answers but is not what `kind` says is down with a reason, not "target up".
     @Test func consoleOfTheWrongKindIsDownWithAReason() async throws {
-        let asBouncer = TargetConfig(name: "wrong", kind: .pgbouncer, dsn: Secret(Env.dsn()), interval: 1, collectionTimeout: 1)
+        let asBouncer = TargetConfig(name: "wrong", kind: .pgbouncer, dsn: Secret(Env.dsn()), interval: .seconds(1), collectionTimeout: .seconds(1))
         let bouncerRound = await PoolTargetTests.collect(asBouncer, plan: .pgbouncer(asBouncer))
         #expect(!bouncerRound.up)
         #expect(bouncerRound.error?.contains("not a PgBouncer admin console") == true, "\(bouncerRound.error ?? "")")
         #expect(bouncerRound.sum("pgbouncer_up") == 0)
 
         let bouncer = try PrivateBouncer()
-        let asPostgres = TargetConfig(name: "wrong", kind: .postgres, dsn: Secret(bouncer.adminDSN), interval: 1, collectionTimeout: 1)
+        let asPostgres = TargetConfig(name: "wrong", kind: .postgres, dsn: Secret(bouncer.adminDSN), interval: .seconds(1), collectionTimeout: .seconds(1))
         let postgresRound = await PoolTargetTests.collect(asPostgres, plan: .postgres(asPostgres))
         #expect(!postgresRound.up)
         #expect(postgresRound.error?.contains("not a PostgreSQL server") == true, "\(postgresRound.error ?? "")")

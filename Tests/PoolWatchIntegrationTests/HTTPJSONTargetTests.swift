@@ -19,9 +19,9 @@ import PoolWatchRuntime
 
     static func path(_ text: String) -> JSONPath { try! JSONPath(parsing: text) }
 
-    func collector(_ server: LoopbackHTTPServer, path: String = "/pool-stats?token=t0k3n", timeout: Double = 2,
+    func collector(_ server: LoopbackHTTPServer, path: String = "/pool-stats?token=t0k3n", timeout: Duration = .seconds(2),
                    maxBytes: Int = 1 << 20, headers: [HTTPJSONHeader] = []) -> HTTPJSONTargetCollector {
-        let target = TargetConfig(name: "orders-app", kind: .httpJSON, interval: 5, collectionTimeout: timeout)
+        let target = TargetConfig(name: "orders-app", kind: .httpJSON, interval: .seconds(5), collectionTimeout: timeout)
         let pools = HTTPJSONPoolMapping(
             items: Self.path("$.pools[*]"), name: .path(Self.path("$.name")), database: .path(Self.path("$.database")),
             active: Self.path("$.active"), idle: Self.path("$.idle"), waiting: Self.path("$.pending"), max: Self.path("$.max"),
@@ -98,7 +98,7 @@ import PoolWatchRuntime
         defer { server.stop() }
         let clock = ContinuousClock()
         let started = clock.now
-        let snapshot = await collector(server, timeout: 1).collectRound()
+        let snapshot = await collector(server, timeout: .seconds(1)).collectRound()
         #expect(clock.now - started < .seconds(6), "long before the 8 s stall ends")
         #expect(!snapshot.up)
         #expect(snapshot.error?.contains("no complete response within 1s") == true, "\(snapshot.error ?? "")")
@@ -140,7 +140,7 @@ import PoolWatchRuntime
 
     @Test func refusedConnectionIsDown() async throws {
         let port = try LoopbackHTTPServer.unusedPort()
-        let target = TargetConfig(name: "gone", kind: .httpJSON, interval: 5, collectionTimeout: 2)
+        let target = TargetConfig(name: "gone", kind: .httpJSON, interval: .seconds(5), collectionTimeout: .seconds(2))
         let options = HTTPJSONTargetConfig(
             url: Secret("http://127.0.0.1:\(port)/stats?token=t0k3n"), displayURL: "http://127.0.0.1:\(port)/stats",
             pools: HTTPJSONPoolMapping(active: Self.path("$.a"), idle: Self.path("$.i"), waiting: Self.path("$.w"), max: Self.path("$.m")))

@@ -50,7 +50,7 @@ enum IntegrationEnvironment {
         "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    static func target(name: String = "pg", dsn: String, interval: Double = 1, statements: StatementOptions = .init())
+    static func target(name: String = "pg", dsn: String, interval: Duration = .seconds(1), statements: StatementOptions = .init())
         -> TargetConfig
     {
         var target = TargetConfig(name: name, kind: .postgres, dsn: Secret(dsn), interval: interval, collectionTimeout: interval)
@@ -144,6 +144,16 @@ func freePort() -> Int {
 }
 
 /// Polls `condition` every 200 ms until it holds or `seconds` pass.
+/// True once `stateDir` holds what a SIGKILL must not lose: an outbox with at least `delivered`
+/// delivered records and none still owed, and alert state that records the alert as notified.
+func stateSaved(_ stateDir: String, delivered: Int) -> Bool {
+    guard let outbox = FileManager.default.contents(atPath: stateDir + "/outbox.json"),
+          let state = try? OutboxState.decode(Array(outbox)),
+          let alerts = try? String(contentsOfFile: stateDir + "/alerts.json", encoding: .utf8) else { return false }
+    return state.records.filter { $0.state == .delivered }.count >= delivered && !state.records.contains { $0.state.isOpen }
+        && alerts.contains(#""notified":true"#)
+}
+
 func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {

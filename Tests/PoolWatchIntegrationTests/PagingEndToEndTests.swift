@@ -66,7 +66,7 @@ struct PagingEndToEndTests {
             return text.contains(#"poolwatch_notifier_deliveries_total{receiver="pd",outcome="delivered"} 1"#)
                 && text.contains(#"poolwatch_notifier_deliveries_total{receiver="chat",outcome="delivered"} 1"#)
         })
-        try await Task.sleep(for: .seconds(1))
+        #expect(await eventually(10) { stateSaved(stateDir, delivered: 2) })
         #expect(await poolwatch!.stopped(signal: SIGKILL) != nil)
         let firstLog = poolwatch!.log
         poolwatch = nil

@@ -79,7 +79,7 @@ struct PoolTargetTests {
     typealias Env = IntegrationEnvironment
 
     static func bouncerTarget(_ dsn: String, name: String = "bouncer") -> TargetConfig {
-        TargetConfig(name: name, kind: .pgbouncer, dsn: Secret(dsn), interval: 1, collectionTimeout: 1)
+        TargetConfig(name: name, kind: .pgbouncer, dsn: Secret(dsn), interval: .seconds(1), collectionTimeout: .seconds(1))
     }
 
     static func collect(_ target: TargetConfig, plan: TargetPlan) async -> TargetSnapshot {
@@ -160,7 +160,7 @@ struct PoolTargetTests {
         let port = try #require(Env.env["PW_PGPOOL_PORT"])
         let target = TargetConfig(name: "pgpool", kind: .pgpool,
                                   dsn: Secret("host=127.0.0.1 port=\(port) user=postgres dbname=postgres"),
-                                  interval: 1, collectionTimeout: 1)
+                                  interval: .seconds(1), collectionTimeout: .seconds(1))
         let snapshot = await Self.collect(target, plan: .pgpool(target))
         #expect(snapshot.up, "\(snapshot.error ?? "")")
         #expect(snapshot.sum("pgpool2_up") == 1)

@@ -79,6 +79,30 @@ struct PostgresCollectorTests {
         #expect(Set(keys).count == keys.count)
     }
 
+    /// Statements of databases dropped since all read as `datname=""`: their entries are summed into one
+    /// series, never exported as duplicates of each other.
+    @Test func statementsOfDroppedDatabasesAreOneSeries() async throws {
+        let probe = Env.uniqueName("dropped_probe")
+        for _ in 0..<2 {
+            let database = Env.uniqueName("gone")
+            try Env.sql("CREATE DATABASE \(database)")
+            let session = try Env.connect(Env.dsn(database: database))
+            // Thirteen constants: a shape no other test's statement has, so no other entry shares its queryid.
+            _ = try session.exec("SELECT 42 AS \(probe), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")
+            try Env.sql("DROP DATABASE \(database) WITH (FORCE)")
+        }
+        let queryid = try #require(try Env.sql("SELECT DISTINCT queryid::text FROM pg_stat_statements WHERE query LIKE '%AS \(probe),%'")
+            .rows.first?.first ?? nil)
+        var options = StatementOptions()
+        options.limit = 10000
+        let snapshot = await Env.collect(Env.target(dsn: Env.dsn(), statements: options))
+        let series = snapshot.samples("pg_stat_statements_calls_total", ["queryid": queryid])
+        #expect(series.map { $0.label("datname") } == [""], "\(series)")
+        #expect(series.first?.value == 2, "both dropped databases' calls in the one series")
+        let keys = snapshot.samples("pg_stat_statements_calls_total").map { "\($0.labels)" }
+        #expect(Set(keys).count == keys.count)
+    }
+
     /// Every statement, with its text cut at `length`.
     func queryTextOptions(length: Int) -> StatementOptions {
         var options = StatementOptions()
@@ -125,6 +149,29 @@ struct PostgresCollectorTests {
         #expect(statements.error?.contains("CREATE EXTENSION pg_stat_statements") == true)
         #expect(snapshot.collectors.filter { $0.name != "stat_statements" }.allSatisfy { $0.success })
         #expect(snapshot.sum("pg_settings_max_connections") > 0)
+    }
+
+    /// Settings are read once per configuration: later rounds serve them without a statement (the
+    /// outcome's duration is 0), and a `pg_reload_conf()` that changes a value shows in the next rounds.
+    @Test func settingsAreReadAgainOnlyAfterAReload() async throws {
+        let target = Env.target(dsn: Env.dsn())
+        let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
+        defer { collector.close() }
+        let first = await collector.collectRound()
+        let second = await collector.collectRound()
+        func settingsRun(_ snapshot: TargetSnapshot) -> Double? { snapshot.collectors.first { $0.name == "settings" }?.duration }
+        #expect(try #require(settingsRun(first)) > 0)
+        #expect(settingsRun(second) == 0, "served from the first round")
+        #expect(second.sum("pg_settings_work_mem_bytes") == first.sum("pg_settings_work_mem_bytes"))
+        #expect(second.rows.settings["max_connections"] == first.rows.settings["max_connections"])
+        #expect(second.rows.settings["max_connections"] != nil, "diagnosis still gets its settings")
+
+        let workMem = first.sum("pg_settings_work_mem_bytes") + 1024 * 1024
+        try Env.sql("ALTER SYSTEM SET work_mem = '\(Int(workMem / 1024))kB'")
+        defer { _ = try? Env.sql("ALTER SYSTEM RESET work_mem"); _ = try? Env.sql("SELECT pg_reload_conf()") }
+        try Env.sql("SELECT pg_reload_conf()")
+        // Each backend applies a reload at its next command, so it may take a round to be seen.
+        #expect(await eventually(10) { await collector.collectRound().sum("pg_settings_work_mem_bytes") == workMem })
     }
 
     @Test func unreachableServerIsDownWithReadableError() async throws {

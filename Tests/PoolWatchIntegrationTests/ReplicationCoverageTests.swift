@@ -168,7 +168,7 @@ struct ReplicationCoverageTests {
 
         // Sizes run on their own interval: a second round on the same connection serves the first result.
         var target = Env.target(dsn: Env.dsn())
-        target.databaseSizeInterval = 300
+        target.databaseSizeInterval = .seconds(300)
         let collector = LibPQTargetCollector(target: target, plan: .postgres(target), executor: Env.executor)
         defer { collector.close() }
         _ = await collector.collectRound()

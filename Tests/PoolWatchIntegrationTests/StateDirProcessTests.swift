@@ -59,7 +59,7 @@ struct StateDirProcessTests {
         #expect(await eventually(10) {
             first!.metrics().contains(#"poolwatch_notifier_deliveries_total{receiver="chat",outcome="delivered"} 1"#)
         })
-        try await Task.sleep(for: .seconds(1))
+        #expect(await eventually(10) { stateSaved(stateDir, delivered: 1) })
         #expect(await first!.stopped(signal: SIGKILL) != nil)
         first = nil
         // alerts.json cut in half, as a full disk or a bad copy leaves it.

@@ -12,7 +12,7 @@ struct TargetServiceDeadlineTests {
     final class ScriptedCollector: TargetCollector {
         enum Behaviour: Sendable { case healthy, frozen, answersCancel }
 
-        let target = TargetConfig(name: "t", kind: .postgres, dsn: Secret(""), interval: 2, collectionTimeout: 2)
+        let target = TargetConfig(name: "t", kind: .postgres, dsn: Secret(""), interval: .seconds(2), collectionTimeout: .seconds(2))
         let behaviour: Mutex<Behaviour>
         let rounds = Atomic<Int>(0)
         let abandoned = Atomic<Int>(0)

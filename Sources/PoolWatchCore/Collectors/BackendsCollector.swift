@@ -1,5 +1,6 @@
 /// `pg_stat_activity` row by row, for diagnosis only: the client backends that are not idle (who runs,
-/// who sits idle in a transaction, who waits on whose lock), and the settings advice depends on.
+/// who sits idle in a transaction, who waits on whose lock). The settings the advice quotes come from
+/// SettingsCollector.swift, which reads them only when the configuration changes.
 ///
 /// Exports no series: pids, client addresses and ports are unbounded, so they stay rows in the snapshot
 /// (see ``ConnectionRows``). Bounded by `limit` rows, the oldest transactions first. `pg_blocking_pids`
@@ -16,13 +17,9 @@ public struct BackendsCollector: SQLCollector {
         self.queryLength = queryLength
     }
 
-    /// The settings whose values the advice quotes.
-    public static let settings = ["idle_in_transaction_session_timeout", "max_connections", "superuser_reserved_connections"]
-
     public func statements(for server: ServerFacts) -> [String] {
         let query = includeQuery ? ", left(query, \(max(1, queryLength))) AS query" : ""
-        return [
-            """
+        return ["""
             SELECT pid, coalesce(datname, '') AS datname, coalesce(usename, '') AS usename, \
             coalesce(application_name, '') AS application_name, coalesce(host(client_addr), '') AS client_addr, client_port, \
             coalesce(state, '') AS state, extract(epoch FROM clock_timestamp() - xact_start) AS xact_age, \
@@ -33,24 +30,18 @@ public struct BackendsCollector: SQLCollector {
             FROM pg_stat_activity \
             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle' \
             ORDER BY xact_start NULLS LAST, pid LIMIT \(max(1, limit))
-            """,
-            "SELECT name, setting, coalesce(unit, '') AS unit FROM pg_settings WHERE name IN ("
-                + Self.settings.map { "'\($0)'" }.joined(separator: ", ") + ")",
-        ]
+            """]
     }
 
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] { [] }
 
     public func rows(from results: [QueryResult]) -> ConnectionRows? {
-        guard results.count == 2 else { return nil }
+        guard let result = results.first else { return nil }
         var rows = ConnectionRows()
-        rows.backends = Backend.rows(results[0]).map { backend in
+        rows.backends = Backend.rows(result).map { backend in
             var masked = backend
             masked.query = backend.query.map(QueryTextMasking.mask)
             return masked
-        }
-        for row in results[1].namedRows {
-            rows.settings[row.label("name")] = row.label("setting") + row.label("unit")
         }
         return rows
     }

@@ -12,7 +12,7 @@
 public struct CustomQueryCollector: SQLCollector {
     public let query: CustomQuery
     public var name: String { "query_" + query.name }
-    public var interval: Double? { query.interval }
+    public var interval: Duration? { query.interval }
     public var extendedProtocol: Bool { true }
 
     public init(_ query: CustomQuery) { self.query = query }
@@ -21,7 +21,7 @@ public struct CustomQueryCollector: SQLCollector {
         var sql = query.sql.trimmingSpaces()
         while sql.hasSuffix(";") { sql = String(sql.dropLast()).trimmingSpaces() }
         var statements = ["BEGIN TRANSACTION READ ONLY"]
-        if let timeout = query.timeout { statements.append("SET LOCAL statement_timeout = \(max(1, Int(timeout * 1000)))") }
+        if let timeout = query.timeout { statements.append("SET LOCAL statement_timeout = \(max(1, timeout.milliseconds))") }
         // The newlines keep a trailing `-- comment` in the SQL from commenting out the closing parenthesis.
         statements.append("SELECT * FROM (\n\(sql)\n) AS poolwatch_query LIMIT \(query.maxRows + 1)")
         statements.append("COMMIT")

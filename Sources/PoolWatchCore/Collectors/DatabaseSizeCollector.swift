@@ -7,9 +7,9 @@
 /// `pg_database_size` fail the whole statement, so such databases are skipped (no sample).
 public struct DatabaseSizeCollector: SQLCollector {
     public let name = "database_size"
-    public var interval: Double?
+    public var interval: Duration?
 
-    public init(interval: Double = 300) { self.interval = interval }
+    public init(interval: Duration = .seconds(300)) { self.interval = interval }
 
     public func statements(for server: ServerFacts) -> [String] {
         ["""

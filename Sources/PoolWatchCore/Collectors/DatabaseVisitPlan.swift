@@ -8,11 +8,11 @@
 /// A visit's series carry `datname` (the visited database), so one family holds the tables or rows of
 /// every database; a query that selects its own `datname` column keeps it.
 public struct DatabaseVisitPlan: Sendable {
-    /// One collector run in a selection of databases, every `interval` seconds.
+    /// One collector run in a selection of databases, every `interval`.
     public struct Job: Sendable {
         public var collector: any SQLCollector
         public var databases: DatabaseSelection
-        public var interval: Double
+        public var interval: Duration
         /// True for table statistics: the DSN's database is read on the target's own connection
         /// (TableStatsCollector in every round's plan), so a visit would only duplicate its series.
         public var skipsOwnDatabase: Bool
@@ -23,7 +23,7 @@ public struct DatabaseVisitPlan: Sendable {
 
     /// The interval of a query with `databases:` and no `interval` of its own: visiting databases every
     /// round would open connections every 15 seconds; table statistics default to this interval too.
-    public static let defaultInterval: Double = 300
+    public static let defaultInterval: Duration = .seconds(300)
 
     /// The collector name of the listing of `databases: all` in `poolwatch_database_visit_success`.
     public static let listName = "database_list"

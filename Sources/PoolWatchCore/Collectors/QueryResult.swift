@@ -61,9 +61,13 @@ public struct QueryResult: Sendable, Equatable {
 public struct ServerFacts: Sendable, Equatable {
     /// `server_version_num`, e.g. 150018.
     public var versionNumber: Int
+    /// Which configuration the server runs: its start time and `pg_conf_load_time()`, which changes on
+    /// every reload and restart (nil: unknown, e.g. a server too old or a pooler).
+    public var configuration: String?
 
-    public init(versionNumber: Int) {
+    public init(versionNumber: Int, configuration: String? = nil) {
         self.versionNumber = versionNumber
+        self.configuration = configuration
     }
 }
 
@@ -80,9 +84,12 @@ public protocol SQLCollector: Sendable {
     func facts(from results: [QueryResult]) -> ServerFacts?
     /// Row-level facts for diagnosis (who holds which connection), kept in the snapshot, never as labels.
     func rows(from results: [QueryResult]) -> ConnectionRows?
-    /// Seconds between runs for a collector too expensive for every round (nil: every round). Between
+    /// Time between runs for a collector too expensive for every round (nil: every round). Between
     /// runs the runner serves the families of the last successful run.
-    var interval: Double? { get }
+    var interval: Duration? { get }
+    /// True for a collector whose results change only when the server's configuration does (settings):
+    /// it runs again only when ``ServerFacts/configuration`` changes, and on a new connection.
+    var onlyChangesWithConfiguration: Bool { get }
     /// True to send each statement with the extended protocol (`PQexecParams`), which accepts exactly one
     /// statement per call; PgBouncer's and Pgpool-II's consoles accept only the simple protocol.
     var extendedProtocol: Bool { get }
@@ -91,7 +98,8 @@ public protocol SQLCollector: Sendable {
 extension SQLCollector {
     public func facts(from results: [QueryResult]) -> ServerFacts? { nil }
     public func rows(from results: [QueryResult]) -> ConnectionRows? { nil }
-    public var interval: Double? { nil }
+    public var interval: Duration? { nil }
+    public var onlyChangesWithConfiguration: Bool { false }
     public var extendedProtocol: Bool { false }
 }
 

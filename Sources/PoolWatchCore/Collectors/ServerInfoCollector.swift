@@ -10,15 +10,18 @@ public struct ServerInfoCollector: SQLCollector {
         SELECT current_setting('server_version_num') AS server_version_num, \
         current_setting('server_version') AS server_version, \
         pg_is_in_recovery() AS in_recovery, \
-        extract(epoch FROM pg_postmaster_start_time()) AS start_time
+        extract(epoch FROM pg_postmaster_start_time()) AS start_time, \
+        extract(epoch FROM pg_conf_load_time()) AS conf_load_time
         """
 
     public func statements(for server: ServerFacts) -> [String] { [Self.query] }
 
-    /// Reads the version number out of the result, for the runner to pass to later collectors.
+    /// Reads the version number and which configuration is loaded out of the result, for the runner
+    /// to pass to later collectors.
     public func facts(from results: [QueryResult]) -> ServerFacts? {
         guard let row = results.first?.namedRows.first, let number = row.double("server_version_num") else { return nil }
-        return ServerFacts(versionNumber: Int(number))
+        let configuration = row["conf_load_time"].map { "\(row.label("start_time"))/\($0)" }
+        return ServerFacts(versionNumber: Int(number), configuration: configuration)
     }
 
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] {

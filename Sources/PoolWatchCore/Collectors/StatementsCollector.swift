@@ -2,11 +2,18 @@
 ///
 /// - Reads `pg_stat_statements(false)`, so PostgreSQL never loads the query-text file (hundreds of MB
 ///   on busy servers) unless query text was asked for.
-/// - Groups by (database, user, queryid) in SQL: PostgreSQL 14+ keeps separate top-level and nested
-///   entries for one queryid, which would otherwise be duplicate series.
+/// - One statement, one scan of the view: building the view's rows is the floor of the cost (about 1 µs
+///   an entry), so the entries are materialized once and the top-N, the sums and the summary all read
+///   that copy. With 5,000 entries on PostgreSQL 15 this takes about 16 ms, where a grouped top-N over the
+///   view plus a separate summary scan took about 23 + 5 ms (EXPLAIN ANALYZE, same server).
+/// - Entries are grouped by their labels (database name, role name, queryid): PostgreSQL 14+ keeps
+///   separate top-level and nested entries for one queryid, and the entries of databases or roles
+///   dropped since read as one empty name; either would otherwise be duplicate series. The top N is
+///   chosen on the labels and total time only, then only those N groups are summed column by column:
+///   summing every column of every entry costs more than the scan.
 /// - Orders by total time, then queryid, so the top-N is deterministic between rounds.
-/// - A second statement counts all entries and those slower (mean) than the threshold, over the whole
-///   view rather than only the top-N.
+/// - The summary (all entries, and those slower on average than the threshold) covers the whole view,
+///   not only the top-N; it is joined to the top-N so there is always one row, even with no statements.
 public struct StatementsCollector: SQLCollector {
     public let name = "stat_statements"
     public var limit: Int
@@ -34,23 +41,25 @@ public struct StatementsCollector: SQLCollector {
     public func statements(for server: ServerFacts) -> [String] {
         let c = Self.columnNames(for: server)
         let source = includeQuery ? "pg_stat_statements(true)" : "pg_stat_statements(false)"
+        let queryCopy = includeQuery ? ", p.query" : ""
         let queryColumn = includeQuery ? ", left(min(s.query), \(max(1, queryLength))) AS query" : ""
-        let top = """
-            SELECT coalesce(d.datname, '') AS datname, coalesce(r.rolname, '') AS "user", s.queryid::text AS queryid, \
-            sum(s.calls) AS calls, sum(s.\(c.total)) / 1000 AS seconds, sum(s.rows) AS rows, \
-            sum(s.shared_blks_hit) AS shared_blks_hit, sum(s.shared_blks_read) AS shared_blks_read, \
-            sum(s.shared_blks_dirtied) AS shared_blks_dirtied, sum(s.shared_blks_written) AS shared_blks_written, \
-            sum(s.temp_blks_read) AS temp_blks_read, sum(s.temp_blks_written) AS temp_blks_written, \
+        let copied = ["calls", c.total, c.mean, "rows", "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied",
+                      "shared_blks_written", "temp_blks_read", "temp_blks_written", c.read, c.write].map { "p.\($0)" }
+            .joined(separator: ", ")
+        let summed = ["calls", "rows", "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied", "shared_blks_written",
+                      "temp_blks_read", "temp_blks_written"].map { "sum(s.\($0)) AS \($0)" }.joined(separator: ", ")
+        return ["""
+            WITH s AS MATERIALIZED (SELECT coalesce(d.datname, '') AS datname, coalesce(r.rolname, '') AS "user", p.queryid, \
+            \(copied)\(queryCopy) FROM \(source) p LEFT JOIN pg_database d ON d.oid = p.dbid LEFT JOIN pg_roles r ON r.oid = p.userid), \
+            top AS (SELECT datname, "user", queryid FROM s WHERE queryid IS NOT NULL GROUP BY 1, 2, 3 \
+            ORDER BY sum(\(c.total)) DESC, queryid LIMIT \(max(1, limit))), \
+            summary AS (SELECT count(*) AS entries, count(*) FILTER (WHERE \(c.mean) > \(slowThreshold * 1000)) AS slow FROM s) \
+            SELECT summary.entries, summary.slow, t.* FROM summary LEFT JOIN (\
+            SELECT s.datname, s."user", s.queryid::text AS queryid, sum(s.\(c.total)) / 1000 AS seconds, \(summed), \
             sum(s.\(c.read)) / 1000 AS block_read_seconds, sum(s.\(c.write)) / 1000 AS block_write_seconds\(queryColumn) \
-            FROM \(source) s LEFT JOIN pg_database d ON d.oid = s.dbid LEFT JOIN pg_roles r ON r.oid = s.userid \
-            WHERE s.queryid IS NOT NULL \
-            GROUP BY 1, 2, 3 ORDER BY seconds DESC, queryid LIMIT \(max(1, limit))
-            """
-        let summary = """
-            SELECT count(*) AS entries, count(*) FILTER (WHERE \(c.mean) > \(slowThreshold * 1000)) AS slow \
-            FROM pg_stat_statements(false)
-            """
-        return [top, summary]
+            FROM s JOIN top USING (datname, "user", queryid) GROUP BY s.datname, s."user", s.queryid\
+            ) t ON true ORDER BY t.seconds DESC, t.queryid
+            """]
     }
 
     static let counters: [(column: String, metric: String, help: String)] = [
@@ -70,8 +79,10 @@ public struct StatementsCollector: SQLCollector {
     ]
 
     public func map(_ results: [QueryResult], server: ServerFacts) throws -> [MetricFamily] {
-        guard results.count == 2 else { throw CollectorError("expected 2 results, got \(results.count)") }
-        let rows = results[0].namedRows
+        guard results.count == 1 else { throw CollectorError("expected 1 result, got \(results.count)") }
+        let all = results[0].namedRows
+        // The summary row of an empty view has no statement: its queryid is NULL.
+        let rows = all.filter { $0["queryid"] != nil }
         var families = Self.counters.map { counter in
             MetricFamily(counter.metric, help: counter.help, type: .counter, samples: rows.compactMap { row in
                 row.double(counter.column).map { Sample(Self.labels(row), $0) }
@@ -90,7 +101,7 @@ public struct StatementsCollector: SQLCollector {
                 // Utility statements keep their literals (`ALTER ROLE … PASSWORD '…'`): see QueryTextMasking.
                 samples: rows.map { Sample(Self.labels($0) + [Label("query", QueryTextMasking.mask($0.label("query")))], 1) }))
         }
-        if let summary = results[1].namedRows.first {
+        if let summary = all.first {
             families.append(MetricFamily(
                 "pg_stat_statements_entries", help: "Statements currently tracked by pg_stat_statements.",
                 value: summary.double("entries") ?? 0))

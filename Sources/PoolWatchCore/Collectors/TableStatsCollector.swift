@@ -9,9 +9,9 @@
 public struct TableStatsCollector: SQLCollector {
     public let name = "stat_user_tables"
     public var limit: Int
-    public var interval: Double?
+    public var interval: Duration?
 
-    public init(limit: Int = 20, interval: Double = 300) {
+    public init(limit: Int = 20, interval: Duration = .seconds(300)) {
         self.limit = limit
         self.interval = interval
     }

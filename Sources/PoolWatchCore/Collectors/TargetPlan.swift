@@ -32,7 +32,7 @@ public struct TargetPlan: Sendable {
 
     /// The plan for `kind: postgres`: server-side timeouts on the session, and the PostgreSQL collectors.
     public static func postgres(_ target: TargetConfig) -> TargetPlan {
-        let options = "-c statement_timeout=\(Int(target.statementTimeout * 1000)) -c lock_timeout=\(Int(target.lockTimeout * 1000))"
+        let options = "-c statement_timeout=\(target.statementTimeout.milliseconds) -c lock_timeout=\(target.lockTimeout.milliseconds)"
         var collectors: [any SQLCollector] = [
             ServerInfoCollector(),
             SettingsCollector(),
@@ -76,7 +76,7 @@ public struct TargetPlan: Sendable {
     static func commonParameters(_ target: TargetConfig) -> [(String, String)] {
         [
             ("application_name", "poolwatch"),
-            ("connect_timeout", "\(max(1, Int(target.connectTimeout.rounded(.up))))"),
+            ("connect_timeout", "\(max(1, Int(target.connectTimeout.seconds.rounded(.up))))"),
             ("client_encoding", "UTF8"),
         ]
     }

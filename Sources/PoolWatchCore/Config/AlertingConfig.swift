@@ -11,11 +11,11 @@
 ///     - {matchers: 'PoolwatchPoolSaturated{target="bouncer-2"}', ends_at: "2026-12-01T00:00:00Z", comment: maintenance}
 /// ```
 public struct AlertRulesConfig: Sendable, Equatable {
-    public var evaluationInterval: Double?
+    public var evaluationInterval: Duration?
     public var ruleOverrides: [String: RuleOverride]
     public var silences: [AlertSilence]
 
-    public init(evaluationInterval: Double? = nil, ruleOverrides: [String: RuleOverride] = [:], silences: [AlertSilence] = []) {
+    public init(evaluationInterval: Duration? = nil, ruleOverrides: [String: RuleOverride] = [:], silences: [AlertSilence] = []) {
         self.evaluationInterval = evaluationInterval
         self.ruleOverrides = ruleOverrides
         self.silences = silences
@@ -41,7 +41,7 @@ extension ConfigLoader {
             if let name = key.scalar?.string, Self.alertRulesKeys.contains(name) { fields[name] = value }
         }
         if let n = fields["evaluation_interval"], let text = reader.scalar(n, path: "alerting.evaluation_interval") {
-            if let seconds = DurationParser.seconds(text), seconds >= 1 { config.evaluationInterval = seconds } else {
+            if let value = DurationParser.duration(text), value >= .seconds(1) { config.evaluationInterval = value } else {
                 reader.fail("alerting.evaluation_interval", "\(ConfigEcho.quoted(text)) is not a duration of at least 1s (use 15s, 1m)")
             }
         }

@@ -81,16 +81,16 @@ public struct TargetConfig: Sendable, Equatable {
     /// libpq conninfo or URI; may hold a password, so it is a `Secret`. Empty means libpq defaults
     /// (PGHOST, PGPORT, PGUSER, PGDATABASE, ~/.pgpass).
     public var dsn: Secret
-    /// Seconds between collection rounds.
-    public var interval: Double
-    /// libpq `connect_timeout`, seconds.
-    public var connectTimeout: Double
-    /// Server-side `statement_timeout` for the session (PostgreSQL only), seconds.
-    public var statementTimeout: Double
-    /// Server-side `lock_timeout` for the session (PostgreSQL only), seconds.
-    public var lockTimeout: Double
-    /// Client-side deadline for a whole collection round, seconds; the running query is cancelled then.
-    public var collectionTimeout: Double
+    /// Time between collection rounds.
+    public var interval: Duration
+    /// libpq `connect_timeout` (whole seconds, rounded up).
+    public var connectTimeout: Duration
+    /// Server-side `statement_timeout` for the session (PostgreSQL only).
+    public var statementTimeout: Duration
+    /// Server-side `lock_timeout` for the session (PostgreSQL only).
+    public var lockTimeout: Duration
+    /// Client-side deadline for a whole collection round; the running query is cancelled then.
+    public var collectionTimeout: Duration
     public var activity: ActivityOptions
     public var statements: StatementOptions
     /// The application pool endpoint, for `kind: http_json` only.
@@ -102,10 +102,10 @@ public struct TargetConfig: Sendable, Equatable {
     public var postgresTarget: String?
     /// Constant labels (`labels: {cluster: prod-eu1}`) put on every series of the target, after `target`.
     public var labels: [Label] = []
-    /// Seconds between `pg_database_size` runs (nil: `database_sizes: off`); see DatabaseSizeCollector.
-    public var databaseSizeInterval: Double? = 300
-    /// `table_stats`: seconds between runs (nil: off) and how many tables keep their own series.
-    public var tableStatsInterval: Double? = 300
+    /// Time between `pg_database_size` runs (nil: `database_sizes: off`); see DatabaseSizeCollector.
+    public var databaseSizeInterval: Duration? = .seconds(300)
+    /// `table_stats`: time between runs (nil: off) and how many tables keep their own series.
+    public var tableStatsInterval: Duration? = .seconds(300)
     public var tableStatsLimit = 20
     /// `table_stats.databases`: databases besides the DSN's whose tables are read too, over short-lived
     /// connections (nil: the DSN's database only); see DatabaseVisitPlan.swift.
@@ -119,8 +119,9 @@ public struct TargetConfig: Sendable, Equatable {
     public var seriesLabels: [Label] { [Label("target", name)] + labels }
 
     public init(
-        name: String, kind: TargetKind, dsn: Secret = Secret(""), interval: Double = 15, connectTimeout: Double = 5,
-        statementTimeout: Double = 5, lockTimeout: Double = 1, collectionTimeout: Double = 10,
+        name: String, kind: TargetKind, dsn: Secret = Secret(""), interval: Duration = .seconds(15),
+        connectTimeout: Duration = .seconds(5), statementTimeout: Duration = .seconds(5), lockTimeout: Duration = .seconds(1),
+        collectionTimeout: Duration = .seconds(10),
         activity: ActivityOptions = .init(), statements: StatementOptions = .init()
     ) {
         self.name = name

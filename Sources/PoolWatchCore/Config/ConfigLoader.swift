@@ -158,23 +158,23 @@ public struct ConfigLoader: Sendable {
         target.httpJSON = parseHTTPJSON(fields, kind: kind, path: path, reader: &reader)
         target.appMetrics = parseAppMetrics(fields, kind: kind, path: path, reader: &reader)
 
-        func duration(_ key: String, _ keyPath: WritableKeyPath<TargetConfig, Double>, minimum: Double) {
+        func duration(_ key: String, _ keyPath: WritableKeyPath<TargetConfig, Duration>, minimum: Duration) {
             guard let node = fields[key], let text = reader.scalar(node, path: "\(path).\(key)") else { return }
-            guard let seconds = DurationParser.seconds(text) else {
+            guard let value = DurationParser.duration(text) else {
                 reader.fail("\(path).\(key)", "\(ConfigEcho.quoted(text)) is not a duration (use 15s, 1m)")
                 return
             }
-            guard seconds >= minimum else {
+            guard value >= minimum else {
                 reader.fail("\(path).\(key)", "\(ConfigEcho.quoted(text)) is too short (at least \(DurationParser.format(minimum)))")
                 return
             }
-            target[keyPath: keyPath] = seconds
+            target[keyPath: keyPath] = value
         }
-        duration("interval", \.interval, minimum: 1)
-        duration("connect_timeout", \.connectTimeout, minimum: 1)
-        duration("statement_timeout", \.statementTimeout, minimum: 0.001)
-        duration("lock_timeout", \.lockTimeout, minimum: 0.001)
-        duration("collection_timeout", \.collectionTimeout, minimum: 0.1)
+        duration("interval", \.interval, minimum: .seconds(1))
+        duration("connect_timeout", \.connectTimeout, minimum: .seconds(1))
+        duration("statement_timeout", \.statementTimeout, minimum: .milliseconds(1))
+        duration("lock_timeout", \.lockTimeout, minimum: .milliseconds(1))
+        duration("collection_timeout", \.collectionTimeout, minimum: .milliseconds(100))
         if fields["collection_timeout"] == nil { target.collectionTimeout = min(target.collectionTimeout, target.interval) }
         if target.collectionTimeout > target.interval {
             reader.fail("\(path).collection_timeout",
@@ -237,7 +237,7 @@ public struct ConfigLoader: Sendable {
         }
         if let node = fields["database_sizes"], let text = reader.scalar(node, path: "\(path).database_sizes") {
             if ["off", "false", "no"].contains(text.lowercased()) { target.databaseSizeInterval = nil }
-            else if let seconds = DurationParser.seconds(text), seconds >= 1 { target.databaseSizeInterval = seconds }
+            else if let value = DurationParser.duration(text), value >= .seconds(1) { target.databaseSizeInterval = value }
             else { reader.fail("\(path).database_sizes", "\(ConfigEcho.quoted(text)) is not a duration or off (use 5m, 1h, off)") }
         }
         if let node = fields["table_stats"], let options = reader.mapping(node, path: "\(path).table_stats",
@@ -245,7 +245,7 @@ public struct ConfigLoader: Sendable {
             let p = "\(path).table_stats"
             if let n = options["limit"] { target.tableStatsLimit = reader.integer(n, path: "\(p).limit", range: 1...1000) ?? 20 }
             if let n = options["interval"], let text = reader.scalar(n, path: "\(p).interval") {
-                if let seconds = DurationParser.seconds(text), seconds >= 1 { target.tableStatsInterval = seconds } else {
+                if let value = DurationParser.duration(text), value >= .seconds(1) { target.tableStatsInterval = value } else {
                     reader.fail("\(p).interval", "\(ConfigEcho.quoted(text)) is not a duration (use 5m, 1h)")
                 }
             }

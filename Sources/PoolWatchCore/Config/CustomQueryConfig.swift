@@ -4,9 +4,9 @@ public struct CustomQuery: Sendable, Equatable {
     public var name: String
     public var sql: String
     /// Seconds between runs (nil: every round).
-    public var interval: Double?
+    public var interval: Duration?
     /// `statement_timeout` for this query, seconds (nil: the target's `statement_timeout`).
-    public var timeout: Double?
+    public var timeout: Duration?
     public var labels: [String] = []
     public var gauges: [String] = []
     public var counters: [String] = []
@@ -75,13 +75,13 @@ extension ConfigLoader {
         return queries
     }
 
-    private func queryDuration(_ node: Node?, path: String, reader: inout NodeReader) -> Double? {
+    private func queryDuration(_ node: Node?, path: String, reader: inout NodeReader) -> Duration? {
         guard let node, let text = reader.scalar(node, path: path) else { return nil }
-        guard let seconds = DurationParser.seconds(text), seconds > 0 else {
+        guard let value = DurationParser.duration(text), value > .zero else {
             reader.fail(path, "\(ConfigEcho.quoted(text)) is not a positive duration (use 500ms, 1m)")
             return nil
         }
-        return seconds
+        return value
     }
 
     func validate(_ query: CustomQuery, path: String, reader: inout NodeReader) {
@@ -130,7 +130,7 @@ extension ConfigLoader {
             }
             var query = CustomQuery(name: name, sql: sql)
             if let node = fields["cache_seconds"], let seconds = reader.integer(node, path: "\(p).cache_seconds", range: 0...86400), seconds > 0 {
-                query.interval = Double(seconds)
+                query.interval = .seconds(seconds)
             }
             for (index, metric) in (fields["metrics"].flatMap { reader.sequence($0, path: "\(p).metrics") } ?? []).enumerated() {
                 let mp = "\(p).metrics[\(index)]"

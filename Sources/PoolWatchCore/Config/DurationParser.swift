@@ -20,6 +20,14 @@ public enum DurationParser {
         return total
     }
 
+    /// The duration `text` names, or nil if it is not a duration.
+    public static func duration(_ text: String) -> Duration? {
+        seconds(text).map { .seconds($0) }
+    }
+
+    /// Formats a duration as the shortest duration text (`.seconds(90)` → `1m30s`).
+    public static func format(_ duration: Duration) -> String { format(duration.seconds) }
+
     /// Formats seconds back as the shortest duration text (`90` → `1m30s`, `0.5` → `500ms`).
     public static func format(_ seconds: Double) -> String {
         if seconds < 1, seconds > 0 { return "\(Int((seconds * 1000).rounded()))ms" }
