@@ -49,7 +49,8 @@ public actor Notifier: Service {
     private var secrets: [String: Secret]
     private var redactor: SecretRedactor
     private var metrics = NotifierMetrics()
-    private let signal = LoopSignal()
+    private let signal: LoopSignal
+    private let sleepClock: any Clock<Duration>
     /// Who waits for the write under way to end (an enqueue, a finished send, the end of `run()`).
     private var saveWaiters: [CheckedContinuation<Void, Never>] = []
     /// The changes of recovery, logged and persisted when the service starts.
@@ -99,6 +100,8 @@ public actor Notifier: Service {
         let sender = NotificationSender(client: CurlClient(userAgent: "poolwatch/\(version)", executor: executor))
         self.sender = sender
         self.transport = wiring.transport(sender)
+        self.signal = LoopSignal(clock: wiring.clock)
+        self.sleepClock = wiring.clock
         self.logger = logger
         self.clock = clock
         self.random = random
@@ -263,15 +266,18 @@ public actor Notifier: Service {
             await signal.wait(seconds: tick.wakeAt - now)
         }
         machine.stop()
-        if !Task.isCancelled {
-            let clock = ContinuousClock()
-            let deadline = clock.now + .milliseconds(Int64(environment.policy.shutdownGrace * 1000))
-            while !machine.sending.isEmpty, !Task.isCancelled, clock.now < deadline {
-                await signal.wait(seconds: min(0.5, (deadline - clock.now).seconds))
-            }
-        }
+        await graceForSends(on: sleepClock)
         // Sends still running are aborted: their records stay queued for the next start.
         group.cancelAll()
+    }
+
+    /// Waits until no send is in flight, at most `policy.shutdownGrace` on `clock`. A cancelled task
+    /// cannot wait (its sleeps return at once): then in-flight sends are aborted at once.
+    private func graceForSends<C: Clock>(on clock: C) async where C.Duration == Duration {
+        let deadline = clock.now.advanced(by: .milliseconds(Int64(environment.policy.shutdownGrace * 1000)))
+        while !machine.sending.isEmpty, !Task.isCancelled, clock.now < deadline {
+            await signal.wait(seconds: min(0.5, clock.now.duration(to: deadline).seconds))
+        }
     }
 
     /// After the loop: the outbox is written, the state directory unlocked, metrics published.

@@ -41,11 +41,14 @@ protocol NotificationTransport: Sendable {
 
 extension NotificationSender: NotificationTransport {}
 
-/// What stands between the notifier and its disk and network: production passes both through
-/// unchanged; tests wrap them (a simulated crash stops writes and sends).
+/// What stands between the notifier and its disk, its network and the clock it sleeps on:
+/// production passes the first two through unchanged and sleeps on `ContinuousClock`; tests wrap
+/// them (a simulated crash stops writes and sends) or move a manual clock.
 struct NotifierWiring: Sendable {
     var store: @Sendable (any OutboxStore) -> any OutboxStore = { $0 }
     var transport: @Sendable (any NotificationTransport) -> any NotificationTransport = { $0 }
+    /// The loop's waits and the shutdown grace run on it; decisions take `now` from the wall clock.
+    var clock: any Clock<Duration> = ContinuousClock()
 }
 
 /// Wakes the notifier's loop when something happened (an enqueue, an answer, a finished write, a
@@ -59,6 +62,11 @@ final class LoopSignal: Sendable {
     }
 
     private let state = Mutex(State())
+    private let clock: any Clock<Duration>
+
+    init(clock: any Clock<Duration> = ContinuousClock()) {
+        self.clock = clock
+    }
 
     var stopRequested: Bool { state.withLock { $0.stopRequested } }
 
@@ -80,7 +88,8 @@ final class LoopSignal: Sendable {
         signal()
     }
 
-    /// Returns after `seconds`, at a signal (at once if one is pending), or when the task is cancelled.
+    /// Returns after `seconds` on the clock, at a signal (at once if one is pending), or when the task
+    /// is cancelled.
     func wait(seconds: Double) async {
         let pending = state.withLock { state in
             defer { state.pending = false }
@@ -88,7 +97,7 @@ final class LoopSignal: Sendable {
         }
         if pending { return }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: .milliseconds(Int64(max(1, seconds * 1000)))) }
+            group.addTask { [clock] in try? await clock.sleep(for: .milliseconds(Int64(max(1, seconds * 1000)))) }
             group.addTask { await self.nextSignal() }
             await group.next()
             group.cancelAll()

@@ -1,12 +1,14 @@
 import Foundation
 @testable import PoolWatchAlerts
+import PoolWatchCore
 import PoolWatchRuntime
+import Synchronization
 import Testing
 
-/// The notifier driver's two pieces of plumbing: the signal its loop waits on, and the state-file
-/// write that a cancelled service still completes. The waits are an hour long, so a wait that
-/// returns was woken; no elapsed time is asserted (a loaded 2-core CI box once starved these for
-/// 20 s), the suite's time limit catches a wake that never comes.
+/// The notifier driver's plumbing: the signal its loop waits on, the state-file write that a
+/// cancelled service still completes, and the shutdown grace on the notifier's clock. The waits are
+/// an hour long, so a wait that returns was woken; no elapsed time is asserted (a loaded 2-core CI
+/// box once starved these for 20 s), the suite's time limit catches a wake that never comes.
 @Suite(.timeLimit(.minutes(3))) struct NotifierLoopTests {
     static let hour = 3600.0
 
@@ -34,6 +36,51 @@ import Testing
         let waiter = Task { await signal.wait(seconds: Self.hour) }
         waiter.cancel()
         await waiter.value
+    }
+
+    /// A send that answers only when cancelled.
+    final class StalledTransport: NotificationTransport {
+        private let state = Mutex((started: false, cancelled: false))
+        var started: Bool { state.withLock { $0.started } }
+        var cancelled: Bool { state.withLock { $0.cancelled } }
+
+        func send(body: String, to receiver: ReceiverConfig, secret: Secret, redactor: SecretRedactor) async -> DeliveryAttempt {
+            state.withLock { $0.started = true }
+            try? await Task.sleep(for: .seconds(NotifierLoopTests.hour))
+            state.withLock { $0.cancelled = true }
+            return DeliveryAttempt(classification: .interrupted, status: nil, retryAfter: nil, detail: "cancelled", latency: 0)
+        }
+    }
+
+    @Test func theShutdownGraceRunsOnTheNotifiersClock() async throws {
+        let harness = try NotifierHarness()
+        let clock = ManualClock()
+        let stalled = StalledTransport()
+        var wiring = NotifierWiring()
+        wiring.clock = clock
+        wiring.transport = { _ in stalled }
+        var policy = NotifierHarness.policy
+        policy.shutdownGrace = Self.hour
+        let notifier = try Notifier(
+            config: harness.config(harness.yaml(receivers: ["oncall"])), version: "test", executor: harness.pool,
+            logger: harness.logs.logger(), policy: policy, directory: nil, clock: WallClock.now, random: { 0.5 },
+            publishMetrics: { _ in }, wiring: wiring)
+        let running = Task { _ = try? await notifier.run() }
+        await notifier.enqueue(NotifierFixtures.firing())
+        #expect(await eventually(30) { stalled.started })
+        await notifier.shutdown()
+        // An hour of grace on the manual clock: the stalled send is aborted once the clock has moved
+        // past it, not after an hour of real time.
+        #expect(await eventually(60) {
+            clock.advance(by: .seconds(Self.hour))
+            return stalled.cancelled
+        })
+        // Should the time limit end the test, the service stops too.
+        await withTaskCancellationHandler { await running.value } onCancel: { running.cancel() }
+        #expect(await notifier.outboxState().records.map(\.state) == [.pending])
+        #expect(await notifier.outboxState().records.first?.attempts == 0, "an interrupted send is not an attempt")
+        #expect(harness.logs.withMessage("notifier stopped").count == 1)
+        await harness.cleanUp()
     }
 
     @Test func aCancelledTaskStillWritesTheStateFile() async throws {
