@@ -59,6 +59,7 @@ WRK_SECONDS = 1 if QUICK else 2
 SCALE = 15                # 1 s of the bench stands for 15 s of operation
 INTERVAL = 15 / SCALE     # poolwatch's interval and the scrapers' period, seconds
 SLOW_INTERVAL = 300 / SCALE  # database_sizes and table_stats (5 minutes by default)
+STATEMENTS_INTERVAL = 30 / SCALE  # statements.interval (30 s by default)
 CPU_WINDOW = 4.0 if QUICK else 10.0  # seconds of bench time per CPU figure (x SCALE of operation) ...
 CPU_WINDOW_SLOW = CPU_WINDOW if QUICK else SLOW_INTERVAL  # ... with the 5-minute collectors: one whole period of them
 
@@ -301,7 +302,7 @@ POOLWATCH_TARGETS = {
     kind: postgres
     dsn: "host=127.0.0.1 port={PG_PORT} user={ROLES['poolwatch']} dbname=postgres"
     interval: {INTERVAL:g}s
-    statements: {{enabled: true}}
+    statements: {{enabled: true, interval: {STATEMENTS_INTERVAL:g}s}}
     database_sizes: {SLOW_INTERVAL:g}s
     table_stats: {{interval: {SLOW_INTERVAL:g}s}}
 """,
@@ -488,9 +489,11 @@ def last_rounds(exporter):
     return ({t.decode(): v for t, v in LAST_RE.findall(body)}, {t.decode(): float(v) * 1000 for t, v in ROUND_RE.findall(body)})
 
 
-def round_cost(exporter, servers, rounds=3):
+def round_cost(exporter, servers, rounds=6):
     """poolwatch's SQL statements, PostgreSQL time and round durations over `rounds` whole rounds of
-    its first target (the 5-minute collectors may fall into them: see the CPU table for the amortized figure)."""
+    its first target: pg_stat_statements is read every STATEMENTS_INTERVAL (every other round at this
+    speed), so six rounds hold three reads and the figures are per round, amortized (the 5-minute
+    collectors may fall into them too: see the CPU table for their amortized figure)."""
     def finished():
         rounds = last_rounds(exporter)[0]
         return rounds.get("pg", rounds.get("bouncer"))

@@ -34,6 +34,16 @@ import Testing
         #expect(schedule.reusable(sizes, now: start + .seconds(300), server: server) == nil)
     }
 
+    @Test func statementsAreReadOnTheirOwnInterval() throws {
+        var target = TargetConfig(name: "pg", kind: .postgres)
+        target.statements.interval = .seconds(60)
+        let statements = try #require(TargetPlan.postgres(target).collectors.first { $0.name == "stat_statements" })
+        var schedule = CollectorSchedule()
+        run(&schedule, statements, at: start, configuration: server.configuration)
+        #expect(schedule.reusable(statements, now: start + .seconds(45), server: server) != nil, "served between reads")
+        #expect(schedule.reusable(statements, now: start + .seconds(60), server: server) == nil)
+    }
+
     @Test func everyRoundCollectorsAreNeverKept() {
         var schedule = CollectorSchedule()
         let activity = ActivityCollector()

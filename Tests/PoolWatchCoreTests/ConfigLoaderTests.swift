@@ -43,7 +43,7 @@ import Testing
                 statement_timeout: 2s
                 lock_timeout: 500ms
                 activity: {top_applications: 3}
-                statements: {limit: 50, slow_threshold: 250ms, include_query: true}
+                statements: {limit: 50, slow_threshold: 250ms, include_query: true, interval: 1m}
               - name: replica
                 kind: postgres
                 dsn_file: /s/dsn
@@ -55,6 +55,8 @@ import Testing
         #expect(main.interval == .seconds(30) && main.collectionTimeout == .seconds(20) && main.statementTimeout == .seconds(2) && main.lockTimeout == .milliseconds(500))
         #expect(main.activity.topApplications == 3)
         #expect(main.statements.limit == 50 && main.statements.slowThreshold == 0.25 && main.statements.includeQuery)
+        #expect(main.statements.interval == .seconds(60))
+        #expect(config.targets[1].statements.interval == .seconds(30), "the default")
         #expect(config.targets[1].dsn.revealed == "host=x password=s3cret")
         #expect(config.targets[1].collectionTimeout == .seconds(10))
     }
@@ -118,6 +120,11 @@ import Testing
             == ["targets[0].dsn_env: environment variable NOPE is not set"])
         #expect(errors("targets:\n  - {name: a, kind: postgres, dsn_file: /missing}\n")
             == [#"targets[0].dsn_file: cannot read "/missing": No such file or directory"#])
+    }
+
+    @Test func statementsIntervalIsADurationOfAtLeastOneSecond() {
+        #expect(errors("targets:\n  - {name: a, kind: postgres, statements: {interval: 500ms}}\n")
+            == [#"targets[0].statements.interval: "500ms" is not a duration of at least 1s (use 30s, 1m)"#])
     }
 
     @Test func collectionTimeoutLongerThanInterval() {

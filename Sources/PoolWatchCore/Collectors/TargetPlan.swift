@@ -52,7 +52,8 @@ public struct TargetPlan: Sendable {
         if target.statements.enabled {
             collectors.append(StatementsCollector(
                 limit: target.statements.limit, slowThreshold: target.statements.slowThreshold,
-                includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength))
+                includeQuery: target.statements.includeQuery, queryLength: target.statements.queryLength,
+                interval: target.statements.interval))
         }
         // Last: a slow or failing custom query must not delay or fail the built-in collectors. Queries with
         // `databases:` run in those databases instead (DatabaseVisitPlan.swift).

@@ -163,5 +163,9 @@ public struct StatementOptions: Sendable, Equatable {
     public var slowThreshold = 0.5
     public var includeQuery = false
     public var queryLength = 120
+    /// Time between reads of `pg_stat_statements` (at most once per round). Reading and ranking every
+    /// entry is most of poolwatch's PostgreSQL time on a server with thousands of statements, and its
+    /// counters are read as rates over minutes; between reads the last figures are served.
+    public var interval: Duration = .seconds(30)
     public init() {}
 }

@@ -203,13 +203,18 @@ public struct ConfigLoader: Sendable {
         }
         if let node = fields["statements"],
            let options = reader.mapping(node, path: "\(path).statements",
-                                        allowed: ["enabled", "limit", "slow_threshold", "include_query", "query_length"]) {
+                                        allowed: ["enabled", "limit", "slow_threshold", "include_query", "query_length", "interval"]) {
             let p = "\(path).statements"
             if let n = options["enabled"] { target.statements.enabled = reader.bool(n, path: "\(p).enabled") ?? true }
             if let n = options["limit"] { target.statements.limit = reader.integer(n, path: "\(p).limit", range: 1...10000) ?? 100 }
             if let n = options["include_query"] { target.statements.includeQuery = reader.bool(n, path: "\(p).include_query") ?? false }
             if let n = options["query_length"] {
                 target.statements.queryLength = reader.integer(n, path: "\(p).query_length", range: 8...4096) ?? 120
+            }
+            if let n = options["interval"], let text = reader.scalar(n, path: "\(p).interval") {
+                if let value = DurationParser.duration(text), value >= .seconds(1) { target.statements.interval = value } else {
+                    reader.fail("\(p).interval", "\(ConfigEcho.quoted(text)) is not a duration of at least 1s (use 30s, 1m)")
+                }
             }
             if let n = options["slow_threshold"], let text = reader.scalar(n, path: "\(p).slow_threshold") {
                 if let seconds = DurationParser.seconds(text), seconds > 0 { target.statements.slowThreshold = seconds } else {
