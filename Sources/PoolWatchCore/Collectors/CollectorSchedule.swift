@@ -39,7 +39,10 @@ public struct CollectorSchedule: Sendable {
             guard let current = server.configuration, current == last.configuration else { return nil }
             return last
         }
-        if let interval = collector.interval, last.at + interval > now { return last }
+        // Due up to a tenth of the interval early: rounds start one interval apart, but a collector starts
+        // a few milliseconds later or earlier in each, and an interval that is a multiple of the round's
+        // (30 s statements, 15 s rounds) must run on that round, not one round late.
+        if let interval = collector.interval, last.at + interval - interval / 10 > now { return last }
         return nil
     }
 
