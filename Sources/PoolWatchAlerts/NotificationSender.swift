@@ -38,8 +38,8 @@ public struct NotificationSender: Sendable {
             payload = PagerDutyPayload.withRoutingKey(body, routingKey: secret.revealed)
         }
         var request = CurlRequest.postJSON(url, displayName: receiver.displayName, body: payload)
-        request.timeout = .milliseconds(Int64(receiver.timeout * 1000))
-        request.connectTimeout = .milliseconds(Int64(min(5, receiver.timeout) * 1000))
+        request.timeout = .seconds(receiver.timeout)
+        request.connectTimeout = .seconds(min(5, receiver.timeout))
         request.lowSpeedTime = .seconds(10)
         request.maxResponseBytes = Self.maxResponseBytes
         request.protocols = receiver.allowsPlainHTTP ? .httpAndHTTPS : .httpsOnly

@@ -274,7 +274,7 @@ public actor Notifier: Service {
     /// Waits until no send is in flight, at most `policy.shutdownGrace` on `clock`. A cancelled task
     /// cannot wait (its sleeps return at once): then in-flight sends are aborted at once.
     private func graceForSends<C: Clock>(on clock: C) async where C.Duration == Duration {
-        let deadline = clock.now.advanced(by: .milliseconds(Int64(environment.policy.shutdownGrace * 1000)))
+        let deadline = clock.now.advanced(by: .seconds(environment.policy.shutdownGrace))
         while !machine.sending.isEmpty, !Task.isCancelled, clock.now < deadline {
             await signal.wait(seconds: min(0.5, clock.now.duration(to: deadline).seconds))
         }

@@ -97,7 +97,7 @@ final class LoopSignal: Sendable {
         }
         if pending { return }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { [clock] in try? await clock.sleep(for: .milliseconds(Int64(max(1, seconds * 1000)))) }
+            group.addTask { [clock] in try? await clock.sleep(for: .seconds(max(0.001, seconds))) }
             group.addTask { await self.nextSignal() }
             await group.next()
             group.cancelAll()
